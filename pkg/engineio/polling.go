@@ -1,0 +1,120 @@
+package engineio
+
+import (
+	"errors"
+	"io"
+	"net/http"
+)
+
+// openPolling answers a polling handshake with the open packet.
+func (srv *Server) openPolling(w http.ResponseWriter, r *http.Request) {
+	s, open := srv.newSession(r, transportPolling)
+	srv.begin(s)
+	writePayload(w, open)
+}
+
+func writePayload(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// servePoll parks a GET until there is something to send, then sends every
+// queued packet as one payload.
+func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session) {
+	s.mu.Lock()
+	if s.transport != transportPolling {
+		s.mu.Unlock()
+		srv.fail(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	if s.pollWaiting {
+		// Two GETs at once: the protocol treats it as a broken client.
+		s.mu.Unlock()
+		s.close(ReasonOverlap, closeMessage)
+		srv.fail(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	s.pollWaiting = true
+	for len(s.queue) == 0 && !s.closed && !s.upgrading && s.transport == transportPolling {
+		s.mu.Unlock()
+		select {
+		case <-s.pollWake:
+		case <-r.Context().Done():
+			s.mu.Lock()
+			s.pollWaiting = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Lock()
+	}
+	s.pollWaiting = false
+	var batch []*Message
+	if s.transport == transportPolling {
+		batch = s.takeQueueLocked()
+	}
+	closed := s.closed
+	s.mu.Unlock()
+
+	switch {
+	case len(batch) > 0:
+		writePayload(w, encodePayload(batch))
+		srv.stats.PacketsOut.Add(int64(len(batch)))
+	case closed:
+		writePayload(w, []byte{byte(PacketClose)})
+	default: // upgrading or upgraded: release the poll so the client can switch
+		writePayload(w, []byte{byte(PacketNoop)})
+	}
+}
+
+func encodePayload(batch []*Message) []byte {
+	n := len(batch) - 1
+	for _, m := range batch {
+		n += m.pollingLen()
+	}
+	b := make([]byte, 0, n)
+	for i, m := range batch {
+		if i > 0 {
+			b = append(b, recordSeparator)
+		}
+		b = m.appendPolling(b)
+	}
+	return b
+}
+
+// serveData handles a POST carrying a payload from the client.
+func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session) {
+	if s.Transport() != "polling" {
+		srv.fail(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(srv.cfg.MaxPayload)))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			srv.stats.Errors.Add(1)
+			s.close(ReasonParseError, closeMessage)
+			w.Header().Set("Connection", "close")
+			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		srv.fail(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	s.readMu.Lock()
+	srv.stats.BytesIn.Add(int64(len(body)))
+	err = DecodePayload(body, s.handlePacket)
+	s.readMu.Unlock()
+	if err != nil {
+		srv.stats.Errors.Add(1)
+		srv.cfg.Logger.Debug("engineio: invalid payload", "sid", s.id, "err", err)
+		s.close(ReasonParseError, closeMessage)
+		srv.fail(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte("ok"))
+}

@@ -1,0 +1,349 @@
+package engineio
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Handler receives the life of every session. Its methods are called from
+// the goroutine reading the session's transport; for one session they are
+// never called concurrently.
+type Handler interface {
+	// OnOpen is called once the session exists, before any message.
+	OnOpen(s *Session)
+	// OnMessage receives a message packet. data is owned by the callee.
+	OnMessage(s *Session, data []byte, binary bool)
+	// OnClose is called exactly once, after the session has closed.
+	OnClose(s *Session, reason string)
+}
+
+// Errors returned by Session.Send.
+var (
+	ErrSessionClosed = errors.New("engineio: session closed")
+	ErrSlowConsumer  = errors.New("engineio: send buffer full")
+)
+
+// Close reasons reported to Handler.OnClose.
+const (
+	ReasonClientClose    = "client close"
+	ReasonServerClose    = "server close"
+	ReasonPingTimeout    = "ping timeout"
+	ReasonTransportClose = "transport close"
+	ReasonTransportError = "transport error"
+	ReasonParseError     = "parse error"
+	ReasonSlowConsumer   = "slow consumer"
+	ReasonOverlap        = "overlapping poll"
+	ReasonShutdown       = "server shutdown"
+)
+
+type transportKind uint8
+
+const (
+	transportPolling transportKind = iota
+	transportWebSocket
+)
+
+// Session is one Engine.IO connection, whatever transport it is on.
+type Session struct {
+	id      string
+	srv     *Server
+	request *http.Request // handshake request (headers, remote address)
+
+	// data is the handler's per-session value.
+	data any
+
+	// readMu serialises packet handling across overlapping POSTs.
+	readMu sync.Mutex
+
+	mu           sync.Mutex
+	closed       bool
+	transport    transportKind
+	upgrading    bool
+	queue        []*Message
+	queuedBytes  int
+	pollWaiting  bool          // a GET is parked waiting for packets
+	pollWake     chan struct{} // cap 1; signalled when a parked GET should look again
+	conn         net.Conn      // WebSocket connection once on that transport
+	probing      bool          // a WebSocket upgrade is in progress
+	probeConn    net.Conn      // WebSocket being probed during an upgrade
+	writing      bool          // a flush goroutine owns conn for writing
+	closeFrame   []byte        // WebSocket close frame to send after the queue
+	heartbeat    *time.Timer
+	awaitingPong bool
+}
+
+// ID returns the session id sent in the handshake.
+func (s *Session) ID() string { return s.id }
+
+// Request returns the HTTP request that opened the session.
+func (s *Session) Request() *http.Request { return s.request }
+
+// SetData attaches the handler's per-session value.
+func (s *Session) SetData(v any) { s.data = v }
+
+// Data returns the value given to SetData.
+func (s *Session) Data() any { return s.data }
+
+// Transport names the current transport: "polling" or "websocket".
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.transport == transportWebSocket {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// Send queues m for the peer. It never blocks on the network.
+func (s *Session) Send(m *Message) error {
+	s.mu.Lock()
+	done, err := s.sendLocked(m)
+	s.mu.Unlock()
+	if done != nil {
+		done()
+	}
+	return err
+}
+
+// SendBatch queues several messages atomically, in order (a Socket.IO
+// packet and its binary attachments must not be interleaved with others).
+func (s *Session) SendBatch(ms ...*Message) error {
+	var (
+		err  error
+		done func()
+	)
+	s.mu.Lock()
+	for _, m := range ms {
+		if done, err = s.sendLocked(m); err != nil {
+			break
+		}
+	}
+	s.mu.Unlock()
+	if done != nil {
+		done()
+	}
+	return err
+}
+
+// sendLocked queues m. When the queue overflows it closes the session and
+// returns the close callback, which the caller runs once unlocked.
+func (s *Session) sendLocked(m *Message) (func(), error) {
+	if s.closed {
+		return nil, ErrSessionClosed
+	}
+	s.queue = append(s.queue, m)
+	s.queuedBytes += m.pollingLen()
+	if s.queuedBytes > s.srv.cfg.MaxBufferedBytes {
+		s.srv.stats.SlowConsumers.Add(1)
+		s.queue = nil
+		return s.closeLocked(ReasonSlowConsumer, nil), ErrSlowConsumer
+	}
+	s.kickLocked()
+	return nil, nil
+}
+
+// kickLocked makes the current transport pick up the queue.
+func (s *Session) kickLocked() {
+	if s.transport == transportWebSocket {
+		if !s.writing && s.conn != nil {
+			s.writing = true
+			go s.flushWebSocket(s.conn)
+		}
+		return
+	}
+	s.wakePoll()
+}
+
+func (s *Session) wakePoll() {
+	select {
+	case s.pollWake <- struct{}{}:
+	default:
+	}
+}
+
+// Close closes the session from the server side. The peer is told with a
+// close packet, so a Socket.IO client treats it as a transport loss and
+// reconnects on its own.
+func (s *Session) Close() { s.close(ReasonServerClose, closeMessage) }
+
+func (s *Session) close(reason string, final *Message) {
+	s.mu.Lock()
+	done := s.closeLocked(reason, final)
+	s.mu.Unlock()
+	if done != nil {
+		done()
+	}
+}
+
+// closeLocked marks the session closed, queues final (if any) for the
+// transport to deliver, and returns the callback to run once unlocked.
+// It returns nil when the session was already closed.
+func (s *Session) closeLocked(reason string, final *Message) func() {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.heartbeat != nil {
+		s.heartbeat.Stop()
+	}
+	// On WebSocket the close frame says it all; close and noop packets are
+	// only needed to release a parked long-polling GET.
+	if final != nil && s.transport == transportPolling {
+		s.queue = append(s.queue, final)
+	}
+	if s.probeConn != nil {
+		_ = s.probeConn.Close()
+		s.probeConn = nil
+	}
+	if s.transport == transportWebSocket && s.conn != nil {
+		if s.closeFrame == nil {
+			s.closeFrame = ws.CompiledCloseNormalClosure
+			if reason == ReasonShutdown {
+				s.closeFrame = ws.CompiledCloseGoingAway
+			}
+		}
+		if !s.writing {
+			s.writing = true
+			go s.flushWebSocket(s.conn)
+		}
+	} else {
+		s.wakePoll()
+	}
+	s.srv.remove(s)
+	return func() {
+		s.srv.handler.OnClose(s, reason)
+	}
+}
+
+// startHeartbeat arms the first ping.
+func (s *Session) startHeartbeat() {
+	s.mu.Lock()
+	s.heartbeat = time.AfterFunc(s.srv.cfg.PingInterval, s.onHeartbeat)
+	s.mu.Unlock()
+}
+
+// onHeartbeat either sends the next ping or, when the last one went
+// unanswered for PingTimeout, closes the session. The timeout counts from
+// when the ping was queued, not from when a polling client collected it.
+func (s *Session) onHeartbeat() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if s.awaitingPong {
+		s.srv.stats.PingTimeouts.Add(1)
+		done := s.closeLocked(ReasonPingTimeout, nil)
+		s.mu.Unlock()
+		done()
+		return
+	}
+	s.awaitingPong = true
+	s.heartbeat.Reset(s.srv.cfg.PingTimeout)
+	done, _ := s.sendLocked(pingMessage)
+	s.mu.Unlock()
+	if done != nil {
+		done()
+	}
+}
+
+func (s *Session) onPong() {
+	s.mu.Lock()
+	if !s.closed && s.awaitingPong {
+		s.awaitingPong = false
+		s.heartbeat.Reset(s.srv.cfg.PingInterval)
+	}
+	s.mu.Unlock()
+}
+
+// handlePacket applies one packet received on the session's transport. A
+// non-nil error means the session must be closed for a protocol violation.
+func (s *Session) handlePacket(p Packet) error {
+	s.srv.stats.PacketsIn.Add(1)
+	switch p.Type {
+	case PacketMessage:
+		s.srv.handler.OnMessage(s, p.Data, p.Binary)
+	case PacketPong:
+		s.onPong()
+	case PacketPing:
+		// Not part of v4's server-driven heartbeat, but harmless to answer.
+		_ = s.Send(&Message{Type: PacketPong, Data: append([]byte(nil), p.Data...)})
+	case PacketClose:
+		s.close(ReasonClientClose, noopMessage)
+	case PacketNoop:
+	default:
+		return ErrInvalidPacket
+	}
+	return nil
+}
+
+// takeQueue removes and returns everything queued.
+func (s *Session) takeQueueLocked() []*Message {
+	q := s.queue
+	s.queue = nil
+	s.queuedBytes = 0
+	return q
+}
+
+// flushWebSocket writes the queue to conn until it is empty. It is the only
+// writer of conn while s.writing is set, so frames never interleave, and it
+// exists only while there is something to write: an idle connection holds
+// no writer goroutine.
+func (s *Session) flushWebSocket(conn net.Conn) {
+	for {
+		s.mu.Lock()
+		batch := s.takeQueueLocked()
+		if len(batch) == 0 {
+			closing := s.closed
+			frame := s.closeFrame
+			s.writing = false
+			s.mu.Unlock()
+			if closing {
+				_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = conn.Write(frame)
+				_ = conn.Close()
+			}
+			return
+		}
+		s.mu.Unlock()
+		if err := s.writeFrames(conn, batch); err != nil {
+			s.srv.stats.Errors.Add(1)
+			_ = conn.Close()
+			s.mu.Lock()
+			s.writing = false
+			done := s.closeLocked(ReasonTransportError, nil)
+			s.queue = nil
+			s.mu.Unlock()
+			if done != nil {
+				done()
+			}
+			return
+		}
+		s.srv.stats.PacketsOut.Add(int64(len(batch)))
+	}
+}
+
+func (s *Session) writeFrames(conn net.Conn, batch []*Message) error {
+	if err := conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	if s.srv.cfg.NoWriteCoalescing || len(batch) == 1 {
+		for _, m := range batch {
+			if _, err := conn.Write(m.wsFrame()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	bufs := make(net.Buffers, len(batch))
+	for i, m := range batch {
+		bufs[i] = m.wsFrame()
+	}
+	_, err := bufs.WriteTo(conn)
+	return err
+}

@@ -1,0 +1,302 @@
+package engineio
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+var (
+	errPeerClosed   = errors.New("engineio: peer closed the websocket")
+	errFrameTooBig  = errors.New("engineio: websocket message over maxPayload")
+	errBadFrame     = errors.New("engineio: websocket protocol error")
+	errUnexpected   = errors.New("engineio: unexpected packet during upgrade")
+	probeRequest    = "2probe"
+	upgradeRequest  = "5"
+	probeAnswer     = &Message{Type: PacketPong, Data: []byte("probe")}
+	readBufferBytes = 1024
+)
+
+func isWebSocketRequest(r *http.Request) bool {
+	return r.Method == http.MethodGet &&
+		strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// upgrade performs the WebSocket handshake and takes the connection off
+// net/http, keeping any bytes the client sent after its request.
+func upgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.Reader, error) {
+	conn, rw, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		return nil, nil, err
+	}
+	br := rw.Reader
+	if br.Buffered() == 0 {
+		// net/http's 4 KiB buffer is more than a mostly idle peer needs.
+		br = bufio.NewReaderSize(conn, readBufferBytes)
+	}
+	return conn, br, nil
+}
+
+// openWebSocket opens a session directly on WebSocket (no polling first).
+func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !isWebSocketRequest(r) {
+		srv.fail(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	conn, br, err := upgrade(w, r)
+	if err != nil {
+		srv.stats.BadRequests.Add(1)
+		return
+	}
+	s, open := srv.newSession(r, transportWebSocket)
+	_ = conn.SetWriteDeadline(time.Now().Add(srv.cfg.WriteTimeout))
+	if _, err := conn.Write((&Message{Type: PacketOpen, Data: open[1:]}).wsFrame()); err != nil {
+		_ = conn.Close()
+		srv.remove(s)
+		return
+	}
+	s.mu.Lock()
+	s.conn = conn
+	s.mu.Unlock()
+	srv.begin(s)
+	go srv.readWebSocket(s, conn, br)
+}
+
+// upgradeWebSocket probes a WebSocket for a polling session and, on the
+// client's upgrade packet, moves the session onto it.
+func (srv *Server) upgradeWebSocket(w http.ResponseWriter, r *http.Request, s *Session) {
+	if !isWebSocketRequest(r) {
+		srv.fail(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	s.mu.Lock()
+	if s.closed || s.transport != transportPolling || s.probing {
+		s.mu.Unlock()
+		srv.fail(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	s.probing = true
+	s.mu.Unlock()
+	conn, br, err := upgrade(w, r)
+	s.mu.Lock()
+	if err != nil || s.closed {
+		s.probing = false
+		s.mu.Unlock()
+		srv.stats.BadRequests.Add(1)
+		if conn != nil {
+			_ = conn.Close()
+		}
+		return
+	}
+	s.probeConn = conn
+	s.mu.Unlock()
+	go srv.probe(s, conn, br)
+}
+
+func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
+	fr := frameReader{r: br, max: int64(srv.cfg.MaxPayload)}
+	pong := func(p []byte) { _, _ = conn.Write(ws.MustCompileFrame(ws.NewPongFrame(p))) }
+	fail := func() {
+		_ = conn.Close()
+		s.mu.Lock()
+		if s.probeConn == conn {
+			s.probeConn = nil
+		}
+		s.probing = false
+		s.upgrading = false
+		s.mu.Unlock()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(srv.cfg.UpgradeTimeout))
+
+	op, data, err := fr.next(pong)
+	if err != nil || op != ws.OpText || string(data) != probeRequest {
+		fail()
+		return
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(srv.cfg.WriteTimeout))
+	if _, err := conn.Write(probeAnswer.wsFrame()); err != nil {
+		fail()
+		return
+	}
+	// The client now pauses polling; release its parked GET with a noop.
+	s.mu.Lock()
+	s.upgrading = true
+	s.wakePoll()
+	s.mu.Unlock()
+
+	op, data, err = fr.next(pong)
+	if err != nil || op != ws.OpText || string(data) != upgradeRequest {
+		fail()
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = conn.Close()
+		return
+	}
+	s.transport = transportWebSocket
+	s.conn = conn
+	s.probeConn = nil
+	s.probing = false
+	s.upgrading = false
+	s.wakePoll()
+	if len(s.queue) > 0 {
+		s.kickLocked()
+	}
+	s.mu.Unlock()
+	srv.stats.Upgrades.Add(1)
+	_ = conn.SetReadDeadline(time.Time{})
+	srv.readWebSocketFrames(s, conn, &fr)
+}
+
+func (srv *Server) readWebSocket(s *Session, conn net.Conn, br *bufio.Reader) {
+	fr := frameReader{r: br, max: int64(srv.cfg.MaxPayload)}
+	srv.readWebSocketFrames(s, conn, &fr)
+}
+
+// readWebSocketFrames is the session's reader for its whole WebSocket life.
+func (srv *Server) readWebSocketFrames(s *Session, conn net.Conn, fr *frameReader) {
+	pong := func(p []byte) {
+		_ = s.Send(rawFrame(ws.MustCompileFrame(ws.NewPongFrame(p))))
+	}
+	for {
+		op, data, err := fr.next(pong)
+		if err != nil {
+			srv.closeOnReadError(s, err)
+			return
+		}
+		srv.stats.BytesIn.Add(int64(len(data)))
+		var p Packet
+		if op == ws.OpBinary {
+			p = Packet{Type: PacketMessage, Binary: true, Data: data}
+		} else if p, err = DecodePacket(data, false); err != nil {
+			srv.closeOnReadError(s, err)
+			return
+		}
+		if err := s.handlePacket(p); err != nil {
+			srv.closeOnReadError(s, err)
+			return
+		}
+	}
+}
+
+func (srv *Server) closeOnReadError(s *Session, err error) {
+	reason, frame := ReasonTransportError, []byte(nil)
+	switch {
+	case errors.Is(err, errPeerClosed), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		reason = ReasonTransportClose
+	case errors.Is(err, errFrameTooBig):
+		reason, frame = ReasonParseError, ws.CompiledCloseMessageTooBig
+	case errors.Is(err, errBadFrame):
+		reason, frame = ReasonParseError, ws.CompiledCloseProtocolError
+	case errors.Is(err, ErrInvalidPacket):
+		reason, frame = ReasonParseError, ws.CompiledCloseUnsupportedData
+	}
+	if reason != ReasonTransportClose {
+		srv.stats.Errors.Add(1)
+		srv.cfg.Logger.Debug("engineio: closing websocket", "sid", s.id, "err", err)
+	}
+	s.mu.Lock()
+	if frame != nil && s.closeFrame == nil {
+		s.closeFrame = frame
+	}
+	done := s.closeLocked(reason, nil)
+	s.mu.Unlock()
+	if done != nil {
+		done()
+	}
+}
+
+// rawFrame wraps an already encoded WebSocket frame (a control frame) so it
+// can be queued like any message.
+func rawFrame(frame []byte) *Message {
+	m := &Message{Type: PacketNoop}
+	m.frameOnce.Do(func() { m.frame = frame })
+	return m
+}
+
+// frameReader reads client frames and reassembles fragmented messages.
+type frameReader struct {
+	r   io.Reader
+	max int64
+	hdr [ws.MaxHeaderSize]byte
+}
+
+// next returns the next complete data message (text or binary), answering
+// pings through onPing on the way.
+func (fr *frameReader) next(onPing func([]byte)) (ws.OpCode, []byte, error) {
+	var (
+		msg []byte
+		op  ws.OpCode
+		in  bool // inside a fragmented message
+	)
+	for {
+		h, err := ws.ReadHeaderBuffer(fr.r, fr.hdr[:])
+		if err != nil {
+			return 0, nil, err
+		}
+		if h.Rsv != 0 || !h.Masked {
+			return 0, nil, errBadFrame
+		}
+		if h.OpCode.IsControl() {
+			if h.Length > 125 || !h.Fin {
+				return 0, nil, errBadFrame
+			}
+			p, err := fr.payload(h)
+			if err != nil {
+				return 0, nil, err
+			}
+			switch h.OpCode {
+			case ws.OpClose:
+				return 0, nil, errPeerClosed
+			case ws.OpPing:
+				onPing(p)
+			}
+			continue
+		}
+		if int64(len(msg))+h.Length > fr.max {
+			return 0, nil, errFrameTooBig
+		}
+		switch h.OpCode {
+		case ws.OpText, ws.OpBinary:
+			if in {
+				return 0, nil, errBadFrame
+			}
+			op = h.OpCode
+		case ws.OpContinuation:
+			if !in {
+				return 0, nil, errBadFrame
+			}
+		default:
+			return 0, nil, errBadFrame
+		}
+		p, err := fr.payload(h)
+		if err != nil {
+			return 0, nil, err
+		}
+		if h.Fin && !in {
+			return op, p, nil
+		}
+		msg = append(msg, p...)
+		in = true
+		if h.Fin {
+			return op, msg, nil
+		}
+	}
+}
+
+func (fr *frameReader) payload(h ws.Header) ([]byte, error) {
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(fr.r, p); err != nil {
+		return nil, err
+	}
+	ws.Cipher(p, h.Mask, 0)
+	return p, nil
+}

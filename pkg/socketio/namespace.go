@@ -1,0 +1,282 @@
+package socketio
+
+import (
+	"encoding/json"
+	"sync"
+
+	"realtime/pkg/engineio"
+)
+
+// Middleware runs when a client asks to join a namespace, with the auth
+// payload of its CONNECT packet (nil when it sent none). A non-nil error
+// refuses the connection with a CONNECT_ERROR carrying err.Error().
+type Middleware func(s *Socket, auth json.RawMessage) error
+
+// EventHandler handles one event from a client. It runs on the goroutine
+// reading that client's connection, so events of one client are handled
+// in the order they were sent.
+type EventHandler func(s *Socket, ev *Event)
+
+// Namespace is a Socket.IO namespace: its handlers, sockets and rooms.
+// Handlers are registered on the namespace, not on each socket, so a
+// connection costs no per-handler memory.
+type Namespace struct {
+	srv  *Server
+	name string
+
+	hmu          sync.RWMutex
+	middleware   []Middleware
+	onConnect    func(*Socket)
+	onDisconnect func(*Socket, string)
+	handlers     map[string]EventHandler
+	unknown      EventHandler
+
+	mu      sync.RWMutex
+	sockets map[string]*Socket
+	rooms   map[string]map[*Socket]struct{}
+}
+
+func newNamespace(srv *Server, name string) *Namespace {
+	return &Namespace{
+		srv:      srv,
+		name:     name,
+		handlers: make(map[string]EventHandler),
+		sockets:  make(map[string]*Socket),
+		rooms:    make(map[string]map[*Socket]struct{}),
+	}
+}
+
+// Name returns the namespace name, such as "/" or "/custom".
+func (n *Namespace) Name() string { return n.name }
+
+// Use adds a connect middleware; middlewares run in the order added.
+func (n *Namespace) Use(mw Middleware) {
+	n.hmu.Lock()
+	n.middleware = append(n.middleware, mw)
+	n.hmu.Unlock()
+}
+
+// OnConnect sets the function called after a socket has joined.
+func (n *Namespace) OnConnect(fn func(s *Socket)) {
+	n.hmu.Lock()
+	n.onConnect = fn
+	n.hmu.Unlock()
+}
+
+// OnDisconnect sets the function called when a socket has left, with the
+// reason ("client namespace disconnect", "transport close", "ping timeout"…).
+func (n *Namespace) OnDisconnect(fn func(s *Socket, reason string)) {
+	n.hmu.Lock()
+	n.onDisconnect = fn
+	n.hmu.Unlock()
+}
+
+// On sets the handler of an event.
+func (n *Namespace) On(event string, h EventHandler) {
+	n.hmu.Lock()
+	n.handlers[event] = h
+	n.hmu.Unlock()
+}
+
+// OnUnknown sets the handler of events that have no handler of their own.
+func (n *Namespace) OnUnknown(h EventHandler) {
+	n.hmu.Lock()
+	n.unknown = h
+	n.hmu.Unlock()
+}
+
+func (n *Namespace) runMiddleware(s *Socket, auth json.RawMessage) error {
+	n.hmu.RLock()
+	mws := n.middleware
+	n.hmu.RUnlock()
+	for _, mw := range mws {
+		if err := mw(s, auth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Namespace) connected(s *Socket) {
+	n.hmu.RLock()
+	fn := n.onConnect
+	n.hmu.RUnlock()
+	if fn != nil {
+		fn(s)
+	}
+}
+
+func (n *Namespace) dispatch(s *Socket, ev *Event) {
+	n.hmu.RLock()
+	h, ok := n.handlers[ev.Name]
+	if !ok {
+		h = n.unknown
+	}
+	n.hmu.RUnlock()
+	if h != nil {
+		h(s, ev)
+	}
+}
+
+func (n *Namespace) add(s *Socket) {
+	n.mu.Lock()
+	n.sockets[s.id] = s
+	n.mu.Unlock()
+}
+
+// remove drops s from the namespace and every room it was in.
+func (n *Namespace) remove(s *Socket, rooms []string) {
+	n.mu.Lock()
+	delete(n.sockets, s.id)
+	for _, r := range rooms {
+		n.leaveLocked(r, s)
+	}
+	n.mu.Unlock()
+}
+
+func (n *Namespace) leaveLocked(room string, s *Socket) {
+	if m := n.rooms[room]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(n.rooms, room)
+		}
+	}
+}
+
+func (n *Namespace) disconnected(s *Socket, reason string) {
+	n.hmu.RLock()
+	fn := n.onDisconnect
+	n.hmu.RUnlock()
+	if fn != nil {
+		fn(s, reason)
+	}
+}
+
+// Socket returns the connected socket with the given id, or nil.
+func (n *Namespace) Socket(id string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.sockets[id]
+}
+
+// Len returns the number of connected sockets.
+func (n *Namespace) Len() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+// RoomLen returns the number of local sockets in a room.
+func (n *Namespace) RoomLen(room string) int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.rooms[room])
+}
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error {
+	return (&Broadcast{nsp: n}).Emit(event, args...)
+}
+
+// To starts a broadcast to the sockets in any of the given rooms.
+func (n *Namespace) To(rooms ...string) *Broadcast {
+	return &Broadcast{nsp: n, rooms: rooms}
+}
+
+// Broadcast selects recipients among the namespace's sockets.
+type Broadcast struct {
+	nsp    *Namespace
+	rooms  []string
+	except []string
+}
+
+// To adds rooms to the selection.
+func (b *Broadcast) To(rooms ...string) *Broadcast {
+	b.rooms = append(b.rooms, rooms...)
+	return b
+}
+
+// Except leaves out sockets in the given rooms or with the given socket ids.
+func (b *Broadcast) Except(roomsOrIDs ...string) *Broadcast {
+	b.except = append(b.except, roomsOrIDs...)
+	return b
+}
+
+// Emit encodes the event once and queues the same bytes to every
+// selected socket. It returns the encoding error, if any; a recipient that
+// has gone away is skipped.
+func (b *Broadcast) Emit(event string, args ...any) error {
+	msgs, err := encodePacket(PacketEvent, b.nsp.name, noID, event, args, nil)
+	if err != nil {
+		return err
+	}
+	b.Send(msgs)
+	return nil
+}
+
+// Send queues already encoded packets (from EncodeEvent) to every selected
+// socket and returns how many sockets they were queued to.
+func (b *Broadcast) Send(msgs []*engineio.Message) int {
+	n := 0
+	for _, s := range b.targets() {
+		if s.client.sess.SendBatch(msgs...) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *Broadcast) targets() []*Socket {
+	n := b.nsp
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []*Socket
+	excluded := func(s *Socket) bool {
+		for _, e := range b.except {
+			if s.id == e {
+				return true
+			}
+			if _, in := n.rooms[e][s]; in {
+				return true
+			}
+		}
+		return false
+	}
+	if len(b.rooms) == 0 {
+		out = make([]*Socket, 0, len(n.sockets))
+		for _, s := range n.sockets {
+			if !excluded(s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	if len(b.rooms) == 1 {
+		m := n.rooms[b.rooms[0]]
+		out = make([]*Socket, 0, len(m))
+		for s := range m {
+			if !excluded(s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	seen := make(map[*Socket]struct{})
+	for _, r := range b.rooms {
+		for s := range n.rooms[r] {
+			if _, dup := seen[s]; dup || excluded(s) {
+				continue
+			}
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// EncodeEvent encodes an event for this namespace once, for Broadcast.Send
+// or Socket.Send, so that a message fanned out to many sockets is encoded
+// a single time.
+func (n *Namespace) EncodeEvent(event string, args ...any) ([]*engineio.Message, error) {
+	return encodePacket(PacketEvent, n.name, noID, event, args, nil)
+}
