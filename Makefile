@@ -1,0 +1,59 @@
+# The two commands a new user needs: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+E2E_DIR   := services/edge/e2e
+FUZZTIME  ?= 8s
+# Every Go package of every workspace module.
+GO_PKGS   := ./pkg/... ./services/... ./contracts/...
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-18s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build every binary into bin/
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/edge ./services/edge
+	$(GO) build -o $(BIN)/conformance-server ./pkg/conformance/cmd/conformance-server
+
+.PHONY: run
+run: ## run the whole service on :4100 (embedded mode, no brokers needed)
+	$(GO) run ./services/edge
+
+.PHONY: conformance-server
+conformance-server: ## run the protocol test-suite server on PORT (default 3000)
+	$(GO) run ./pkg/conformance/cmd/conformance-server
+
+.PHONY: test
+test: deps vet test-go fuzz test-e2e ## install what the tests need, then run every test
+	@echo "make test: all suites passed"
+
+.PHONY: deps
+deps: ## install test dependencies (idempotent)
+	cd $(E2E_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+.PHONY: vet
+vet: ## gofmt and go vet
+	@unformatted=$$(gofmt -l pkg services contracts); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet $(GO_PKGS)
+
+.PHONY: test-go
+test-go: ## Go unit, component and protocol-suite tests
+	$(GO) test -race -count=1 -timeout 10m $(GO_PKGS)
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePayload$$' -fuzztime $(FUZZTIME) ./pkg/engineio
+	$(GO) test -run '^$$' -fuzz '^FuzzFrameReader$$' -fuzztime $(FUZZTIME) ./pkg/engineio
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/socketio
+
+.PHONY: test-e2e
+test-e2e: build ## end-to-end tests with the official socket.io-client
+	cd $(E2E_DIR) && CONFORMANCE_BIN=$(BIN)/conformance-server EDGE_BIN=$(BIN)/edge npm test
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf $(BIN)
