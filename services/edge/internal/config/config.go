@@ -1,0 +1,191 @@
+// Package config reads the edge service's settings from the environment and
+// refuses bad values at startup, with messages that name the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is every setting of one edge process.
+type Config struct {
+	Port int    `env:"PORT" envDefault:"4100"`
+	Host string `env:"HOST" envDefault:"0.0.0.0"`
+
+	// JWTSecret enables HS256 tokens; JWTPublicKey (PEM text or a file path)
+	// enables RS256. With neither, every connection is anonymous.
+	JWTSecret    string `env:"JWT_SECRET"`
+	JWTPublicKey string `env:"JWT_PUBLIC_KEY"`
+	JWTIssuer    string `env:"JWT_ISSUER"`
+	JWTAudience  string `env:"JWT_AUDIENCE"`
+	// AuthRequired refuses connections without a token. The seed allows
+	// public (anonymous) access, hence the default.
+	AuthRequired bool `env:"AUTH_REQUIRED" envDefault:"false"`
+
+	PingInterval   time.Duration `env:"PING_INTERVAL" envDefault:"25s"`
+	PingTimeout    time.Duration `env:"PING_TIMEOUT" envDefault:"20s"`
+	MaxPayload     int           `env:"MAX_PAYLOAD" envDefault:"1000000"`
+	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT" envDefault:"45s"`
+	// CORSOrigins lists the browser origins allowed to connect; empty
+	// allows any.
+	CORSOrigins     []string      `env:"CORS_ORIGINS" envSeparator:","`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+
+	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+	// InstanceID names this process in logs and, later, in edge leases.
+	// The default is "<hostname>-<pid>" so that several edges on one
+	// machine still get distinct names.
+	InstanceID string `env:"INSTANCE_ID"`
+}
+
+// Load parses environ (as from env.ToMap(os.Environ())) into a Config,
+// fills derived defaults and validates the result. All problems are reported
+// together so an operator fixes them in one go.
+func Load(environ map[string]string) (Config, error) {
+	var cfg Config
+	err := env.ParseWithOptions(&cfg, env.Options{
+		Environment: environ,
+		FuncMap: map[reflect.Type]env.ParserFunc{
+			reflect.TypeOf(time.Duration(0)): parseDuration,
+		},
+	})
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = defaultInstanceID()
+	}
+	cfg.CORSOrigins = normalizeOrigins(cfg.CORSOrigins)
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate reports every invalid setting, each naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.Port < 1 || c.Port > 65535 {
+		bad("PORT must be between 1 and 65535, got %d", c.Port)
+	}
+	if strings.TrimSpace(c.Host) == "" {
+		bad("HOST must not be empty (use 0.0.0.0 for all interfaces)")
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"PING_INTERVAL", c.PingInterval},
+		{"PING_TIMEOUT", c.PingTimeout},
+		{"CONNECT_TIMEOUT", c.ConnectTimeout},
+		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+	} {
+		if d.value <= 0 {
+			bad("%s must be a positive duration such as 25s, got %s", d.name, d.value)
+		}
+	}
+	if c.MaxPayload <= 0 {
+		bad("MAX_PAYLOAD must be a positive number of bytes, got %d", c.MaxPayload)
+	}
+	hasKey := c.JWTSecret != "" || strings.TrimSpace(c.JWTPublicKey) != ""
+	if c.AuthRequired && !hasKey {
+		bad("AUTH_REQUIRED=true needs JWT_SECRET or JWT_PUBLIC_KEY")
+	}
+	if !hasKey && (c.JWTIssuer != "" || c.JWTAudience != "") {
+		bad("JWT_ISSUER/JWT_AUDIENCE are set but neither JWT_SECRET nor JWT_PUBLIC_KEY is")
+	}
+	for _, o := range c.CORSOrigins {
+		if err := checkOrigin(o); err != nil {
+			bad("CORS_ORIGINS: %v", err)
+		}
+	}
+	if strings.TrimSpace(c.InstanceID) == "" {
+		bad("INSTANCE_ID must not be blank")
+	}
+	return errors.Join(errs...)
+}
+
+// Addr is the address to listen on.
+func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// LogValue lets the config be logged at startup without leaking the secret.
+// Durations are strings ("25s"): the JSON handler would print nanoseconds.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", c.Addr()),
+		slog.Bool("jwt_secret_set", c.JWTSecret != ""),
+		slog.Bool("jwt_public_key_set", strings.TrimSpace(c.JWTPublicKey) != ""),
+		slog.String("jwt_issuer", c.JWTIssuer),
+		slog.String("jwt_audience", c.JWTAudience),
+		slog.Bool("auth_required", c.AuthRequired),
+		slog.String("ping_interval", c.PingInterval.String()),
+		slog.String("ping_timeout", c.PingTimeout.String()),
+		slog.Int("max_payload", c.MaxPayload),
+		slog.String("connect_timeout", c.ConnectTimeout.String()),
+		slog.Any("cors_origins", c.CORSOrigins),
+		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("instance_id", c.InstanceID),
+	)
+}
+
+// parseDuration accepts Go durations ("25s") and, for compatibility with the
+// Node service's settings (socket.io takes milliseconds), bare integers as
+// milliseconds ("25000").
+func parseDuration(v string) (any, error) {
+	v = strings.TrimSpace(v)
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a duration (use e.g. 25s, 1m30s, or milliseconds)", v)
+	}
+	return d, nil
+}
+
+// normalizeOrigins trims what people type around list items, and the
+// trailing slash that browsers never send in an Origin header.
+func normalizeOrigins(in []string) []string {
+	var out []string
+	for _, o := range in {
+		o = strings.TrimSuffix(strings.TrimSpace(o), "/")
+		if o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// checkOrigin accepts "*" or an origin as browsers send it:
+// scheme://host[:port], nothing after.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q is not an origin like https://example.com or http://localhost:3000", o)
+	}
+	return nil
+}
+
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "edge"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}

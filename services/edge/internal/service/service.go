@@ -1,0 +1,161 @@
+// Package service wires the edge together. New builds the same application
+// for production (main.go) and for component tests, so tests exercise the
+// real wiring rather than a look-alike.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"realtime/pkg/auth"
+	"realtime/pkg/engineio"
+	"realtime/pkg/socketio"
+	"realtime/services/edge/internal/config"
+	"realtime/services/edge/internal/identity"
+	"realtime/services/edge/internal/ports"
+	"realtime/services/edge/internal/telemetry"
+)
+
+// minHMACSecret is the HS256 key size RFC 7518 §3.2 asks for (256 bits).
+const minHMACSecret = 32
+
+// Service is one edge process: the Socket.IO endpoint plus its HTTP routes.
+type Service struct {
+	cfg     config.Config
+	log     *slog.Logger
+	sockets *socketio.Server
+	handler http.Handler
+}
+
+// New builds the service from cfg. It starts nothing: Run (or Serve) does.
+// ctx bounds any setup work (none yet; broker connections will need it).
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	verifier, err := newVerifier(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+
+	sockets := socketio.NewServer(socketio.Config{
+		Config: engineio.Config{
+			PingInterval:   cfg.PingInterval,
+			PingTimeout:    cfg.PingTimeout,
+			MaxPayload:     cfg.MaxPayload,
+			AllowedOrigins: cfg.CORSOrigins,
+			Logger:         log.With("component", "socketio"),
+		},
+		ConnectTimeout: cfg.ConnectTimeout,
+	})
+	metrics := telemetry.New(sockets.Stats())
+
+	authn := identity.NewAuthenticator(verifier, cfg.AuthRequired)
+	ports.NewSocketHandlers(authn, metrics, log.With("component", "sockets")).Register(sockets.Of("/"))
+
+	stats := sockets.Stats()
+	handler := ports.NewRouter(ports.RouterDeps{
+		Socket:      sockets,
+		Metrics:     metrics.Handler(),
+		Connections: stats.Sessions.Load,
+	})
+	return &Service{cfg: cfg, log: log, sockets: sockets, handler: handler}, nil
+}
+
+// newVerifier returns nil (a nil interface, not a typed nil pointer) when no
+// key is configured: the edge then treats every client as anonymous.
+func newVerifier(cfg config.Config, log *slog.Logger) (identity.TokenVerifier, error) {
+	if cfg.JWTSecret == "" && cfg.JWTPublicKey == "" {
+		log.Warn("no JWT_SECRET or JWT_PUBLIC_KEY configured: every connection is anonymous")
+		return nil, nil
+	}
+	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < minHMACSecret {
+		log.Warn("JWT_SECRET is shorter than 32 bytes; HS256 tokens signed with it are easy to brute-force")
+	}
+	v, err := auth.NewVerifier(auth.Config{
+		HMACSecret:   cfg.JWTSecret,
+		RSAPublicKey: cfg.JWTPublicKey,
+		Issuer:       cfg.JWTIssuer,
+		Audience:     cfg.JWTAudience,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("JWT configuration: %w", err)
+	}
+	return v, nil
+}
+
+// Handler is the service's whole HTTP surface, for httptest servers.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Sockets is the Socket.IO server, for tests that inspect connected sockets.
+func (s *Service) Sockets() *socketio.Server { return s.sockets }
+
+// Run listens on the configured address and serves until ctx ends, then
+// shuts down gracefully (see Serve).
+func (s *Service) Run(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr(), err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends. Then it stops accepting connections,
+// closes every socket session so clients reconnect to another edge, and
+// waits for in-flight requests, all bounded by SHUTDOWN_TIMEOUT. It returns
+// nil after a clean shutdown.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler: s.handler,
+		// Slow-header clients must not pin connections; long-poll GETs
+		// and WebSockets are not affected (headers arrive at once).
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	s.log.Info("edge listening", "addr", ln.Addr().String(), "config", s.cfg)
+
+	select {
+	case err := <-serveErr:
+		// The listener failed on its own; nothing to drain gracefully.
+		_ = s.sockets.Shutdown(context.Background())
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	s.log.Info("edge shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+	start := time.Now()
+	// WithoutCancel: ctx is already done, the deadline alone bounds shutdown.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+
+	// http.Server.Shutdown closes the listener first, then waits for
+	// in-flight requests; pending long-poll GETs only finish once their
+	// sessions are closed, so both must run at the same time.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Shutdown(sctx) }()
+	socketErr := s.sockets.Shutdown(sctx)
+	httpErr := <-httpDone
+	if httpErr != nil {
+		// Deadline passed with requests still running: cut them off.
+		_ = srv.Close()
+	}
+	<-serveErr // always http.ErrServerClosed after Shutdown/Close
+
+	if err := errors.Join(socketErr, httpErr); err != nil {
+		s.log.Error("edge shutdown incomplete", "error", err, "took", time.Since(start).String())
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.log.Info("edge stopped", "took", time.Since(start).String())
+	return nil
+}
