@@ -78,9 +78,9 @@ const (
 
 // Message names for Registry.Validate that are not per-event.
 const (
-	FanoutMessage        = "fanout/message"
-	DomainEventMessage   = "domain/domain-event"     // any domain event, by its type
-	PlatformEventMessage = "platform/platform-event" // any platform event, by its type
+	FanoutMessageName        = "fanout/message"
+	DomainEventMessageName   = "domain/domain-event"     // any domain event, by its type
+	PlatformEventMessageName = "platform/platform-event" // any platform event, by its type
 )
 
 // ClientEvents returns every client → server event name, in contract order.

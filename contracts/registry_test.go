@@ -85,7 +85,7 @@ func TestConstantsMatchSchemas(t *testing.T) {
 	for _, e := range PlatformEventTypes() {
 		want = append(want, PlatformMessage(e))
 	}
-	want = append(want, FanoutMessage, DomainEventMessage, PlatformEventMessage)
+	want = append(want, FanoutMessageName, DomainEventMessageName, PlatformEventMessageName)
 	slices.Sort(want)
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %v\nconstants = %v", got, want)
@@ -234,15 +234,15 @@ func TestOtherMessagesRejectWithClearErrors(t *testing.T) {
 		{"fanout/message", `{"id":"f","target":{"kind":"all"},"event":"video:nope","data":{},"volatile":true}`,
 			`event: must be one of "video:viewers", "video:view", "video:like", "video:comment", "video:sync", "chat:message", "chat:user-count", "chat:typing", "notification", "notifications:read", "error"`},
 		{"fanout/message", `{"id":"f","target":{"kind":"all"},"event":"error","data":{"message":"x"}}`, "volatile: required"},
-		{PlatformEventMessage, `{"type":"video.like","videoId":"1","timestamp":1}`, "userId: required"},
-		{PlatformEventMessage, `{"type":"video.like","videoId":1,"userId":"2","timestamp":1}`, "videoId: expected string, got number"},
-		{PlatformEventMessage, `{"videoId":"1"}`, "type: required"},
-		{PlatformEventMessage, `{"type":"video.share","videoId":"1"}`,
+		{PlatformEventMessageName, `{"type":"video.like","videoId":"1","timestamp":1}`, "userId: required"},
+		{PlatformEventMessageName, `{"type":"video.like","videoId":1,"userId":"2","timestamp":1}`, "videoId: expected string, got number"},
+		{PlatformEventMessageName, `{"videoId":"1"}`, "type: required"},
+		{PlatformEventMessageName, `{"type":"video.share","videoId":"1"}`,
 			`type: must be one of "video.view", "video.like", "video.dislike", "comment.created", "notification.created", "channel.video_published"`},
-		{PlatformEventMessage, `{"type":"notification.created","userId":"1","notification":{"id":"1","type":"new_video","title":"","message":"","timestamp":1}}`,
+		{PlatformEventMessageName, `{"type":"notification.created","userId":"1","notification":{"id":"1","type":"new_video","title":"","message":"","timestamp":1}}`,
 			"notification.title: must not be empty"},
-		{DomainEventMessage, `{"id":"e","type":"video.joined","occurredAt":1,"edgeId":"edge-1","socketId":"s","anonymous":false,"videoId":"1"}`, "userId: required"},
-		{DomainEventMessage, `{"id":"e","type":"video.joined","occurredAt":1,"edgeId":"edge-1","socketId":"s","anonymous":true,"userId":"u","videoId":"1"}`, "userId: not allowed"},
+		{DomainEventMessageName, `{"id":"e","type":"video.joined","occurredAt":1,"edgeId":"edge-1","socketId":"s","anonymous":false,"videoId":"1"}`, "userId: required"},
+		{DomainEventMessageName, `{"id":"e","type":"video.joined","occurredAt":1,"edgeId":"edge-1","socketId":"s","anonymous":true,"userId":"u","videoId":"1"}`, "userId: not allowed"},
 		{"domain/video.progress", `{"id":"e","type":"video.progress","occurredAt":1,"edgeId":"edge-1","socketId":"s","anonymous":true,"videoId":"1","position":3}`,
 			"anonymous: must be false (and 1 more)"},
 		{"domain/edge.heartbeat", `{"id":"e","type":"edge.heartbeat","occurredAt":1,"edgeId":"edge-1","ttlMs":0}`, "ttlMs: must be >= 1"},
@@ -265,7 +265,7 @@ func TestOtherMessagesRejectWithClearErrors(t *testing.T) {
 func TestPlatformEventsTolerateUnknownFields(t *testing.T) {
 	r := mustLoad(t)
 	ev := `{"type":"video.view","videoId":"1","timestamp":1,"region":"eu"}`
-	if err := r.Validate(PlatformEventMessage, []byte(ev)); err != nil {
+	if err := r.Validate(PlatformEventMessageName, []byte(ev)); err != nil {
 		t.Errorf("platform event with an extra field rejected: %v", err)
 	}
 }
