@@ -1,0 +1,134 @@
+// Package bus wires the two message roles of the service on Watermill:
+// the domain-event role (Kafka in distributed mode: partition keys,
+// consumer groups per service) and the fan-out role (Redis Streams in
+// distributed mode: every edge receives every message). The transport is
+// chosen once, at wiring time; business code only sees Watermill's
+// Publisher and Subscriber.
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+)
+
+// KeyMetadata is the message metadata that holds the partition key.
+const KeyMetadata = "partition_key"
+
+// TopicPoison receives messages that failed every retry.
+const TopicPoison = "realtime.poison"
+
+// Transport is one role's publisher and subscribers.
+type Transport interface {
+	Publisher() message.Publisher
+	// Subscriber returns a subscriber for a consumer group. In the
+	// domain role instances of one group share the work; the fan-out role
+	// ignores the group: every subscriber receives every message.
+	Subscriber(group string) (message.Subscriber, error)
+	Close() error
+}
+
+// Bus holds both roles.
+type Bus struct {
+	Domain Transport
+	Fanout Transport
+	Logger watermill.LoggerAdapter
+}
+
+// NewMemory returns the embedded bus: both roles on Watermill's in-memory
+// GoChannel, for `make run`, unit and component tests.
+func NewMemory(logger *slog.Logger) *Bus {
+	wl := watermill.NewSlogLogger(logger)
+	return &Bus{Domain: newMemory(wl), Fanout: newMemory(wl), Logger: wl}
+}
+
+// Close closes both roles.
+func (b *Bus) Close() error {
+	return errors.Join(b.Domain.Close(), b.Fanout.Close())
+}
+
+type memory struct{ ch *gochannel.GoChannel }
+
+func newMemory(wl watermill.LoggerAdapter) *memory {
+	return &memory{ch: gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024}, wl)}
+}
+
+func (m *memory) Publisher() message.Publisher { return m.ch }
+
+// Subscriber ignores the group: the embedded mode runs one instance of
+// each service, so every subscriber is the only member of its group.
+func (m *memory) Subscriber(string) (message.Subscriber, error) { return m.ch, nil }
+
+func (m *memory) Close() error { return m.ch.Close() }
+
+// NewRouter returns a router with the standard middleware, outermost
+// first: correlation id, poison queue (a message that fails every retry is
+// parked on TopicPoison instead of blocking its partition), retry with
+// backoff, and a recoverer that turns a panic into an error.
+func (b *Bus) NewRouter() (*message.Router, error) {
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, b.Logger)
+	if err != nil {
+		return nil, err
+	}
+	poison, err := middleware.PoisonQueue(b.Domain.Publisher(), TopicPoison)
+	if err != nil {
+		return nil, err
+	}
+	r.AddMiddleware(
+		middleware.CorrelationID,
+		poison,
+		middleware.Retry{
+			MaxRetries:      3,
+			InitialInterval: 20 * time.Millisecond,
+			MaxInterval:     time.Second,
+			Multiplier:      2,
+			Logger:          b.Logger,
+		}.Middleware,
+		middleware.Recoverer,
+	)
+	return r, nil
+}
+
+// NewMessage returns a message with id as its UUID (the event id, so that
+// handlers can drop duplicates) and key as its partition key.
+func NewMessage(id, key string, payload []byte) *message.Message {
+	msg := message.NewMessage(id, payload)
+	msg.Metadata.Set(KeyMetadata, key)
+	return msg
+}
+
+// PublishJSON encodes v and publishes it on topic.
+func PublishJSON(ctx context.Context, pub message.Publisher, topic, id, key string, v any) error {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	msg := NewMessage(id, key, payload)
+	msg.SetContext(ctx)
+	return pub.Publish(topic, msg)
+}
+
+// NewID returns a new event id: a ULID, unique and sortable by time.
+func NewID() string { return watermill.NewULID() }
+
+// Dedupe returns a middleware that acknowledges and drops a message whose
+// UUID was handled within window, making at-least-once delivery safe for
+// handlers that are not idempotent by nature.
+func Dedupe(window time.Duration) (message.HandlerMiddleware, error) {
+	repo, err := middleware.NewMapExpiringKeyRepository(window)
+	if err != nil {
+		return nil, err
+	}
+	d := &middleware.Deduplicator{
+		KeyFactory: func(msg *message.Message) (string, error) { return msg.UUID, nil },
+		Repository: repo,
+	}
+	return d.Middleware, nil
+}
