@@ -69,6 +69,14 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session)
 	}
 }
 
+// handlePayload applies a POSTed payload; overlapping POSTs of one session
+// are applied one after the other, in arrival order.
+func (s *Session) handlePayload(body []byte) error {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	return DecodePayload(body, s.handlePacket)
+}
+
 func encodePayload(batch []*Message) []byte {
 	n := len(batch) - 1
 	for _, m := range batch {
@@ -103,14 +111,17 @@ func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session)
 		srv.fail(w, http.StatusBadRequest, errBadRequest)
 		return
 	}
-	s.readMu.Lock()
 	srv.stats.BytesIn.Add(int64(len(body)))
-	err = DecodePayload(body, s.handlePacket)
-	s.readMu.Unlock()
+	err = s.handlePayload(body)
 	if err != nil {
 		srv.stats.Errors.Add(1)
-		srv.cfg.Logger.Debug("engineio: invalid payload", "sid", s.id, "err", err)
-		s.close(ReasonParseError, closeMessage)
+		reason := ReasonParseError
+		if errors.Is(err, errHandlerPanic) {
+			reason = ReasonHandlerError
+		} else {
+			srv.cfg.Logger.Debug("engineio: invalid payload", "sid", s.id, "err", err)
+		}
+		s.close(reason, closeMessage)
 		srv.fail(w, http.StatusBadRequest, errBadRequest)
 		return
 	}

@@ -433,3 +433,29 @@ func TestShutdownClosesSessions(t *testing.T) {
 	rec.waitClose(t)
 	rec.waitClose(t)
 }
+
+type panicky struct{ *recorder }
+
+func (p panicky) OnMessage(*Session, []byte, bool) { panic("application bug") }
+
+// A panic in application code closes that session only.
+func TestHandlerPanicClosesSession(t *testing.T) {
+	rec := newRecorder()
+	srv, ts := newTestServer(t, Config{}, panicky{rec})
+	conn := dialWS(t, ts.URL, "")
+	readText(t, conn)
+	_ = wsutil.WriteClientText(conn, []byte("4boom"))
+	if reason := rec.waitClose(t); reason != ReasonHandlerError {
+		t.Fatalf("reason %q", reason)
+	}
+	sid := handshake(t, ts.URL)
+	if code := post(t, ts.URL, sid, "4boom"); code != 400 {
+		t.Fatalf("POST status %d", code)
+	}
+	rec.waitClose(t)
+	if srv.Stats().Errors.Load() < 2 {
+		t.Fatal("panics not counted")
+	}
+	// The server still works.
+	handshake(t, ts.URL)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ const (
 	ReasonSlowConsumer   = "slow consumer"
 	ReasonOverlap        = "overlapping poll"
 	ReasonShutdown       = "server shutdown"
+	ReasonHandlerError   = "handler error"
 )
 
 type transportKind uint8
@@ -267,7 +269,7 @@ func (s *Session) handlePacket(p Packet) error {
 	s.srv.stats.PacketsIn.Add(1)
 	switch p.Type {
 	case PacketMessage:
-		s.srv.handler.OnMessage(s, p.Data, p.Binary)
+		return s.deliver(p)
 	case PacketPong:
 		s.onPong()
 	case PacketPing:
@@ -279,6 +281,23 @@ func (s *Session) handlePacket(p Packet) error {
 	default:
 		return ErrInvalidPacket
 	}
+	return nil
+}
+
+// errHandlerPanic closes a session whose handler panicked.
+var errHandlerPanic = errors.New("engineio: message handler panicked")
+
+// deliver hands a message to the handler. A panic in application code
+// closes this session, with the stack in the log, instead of the process.
+func (s *Session) deliver(p Packet) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.srv.stats.Errors.Add(1)
+			s.srv.cfg.Logger.Error("engineio: handler panic", "sid", s.id, "panic", v, "stack", string(debug.Stack()))
+			err = errHandlerPanic
+		}
+	}()
+	s.srv.handler.OnMessage(s, p.Data, p.Binary)
 	return nil
 }
 

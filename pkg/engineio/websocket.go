@@ -196,6 +196,8 @@ func (srv *Server) closeOnReadError(s *Session, err error) {
 		reason, frame = ReasonParseError, ws.CompiledCloseMessageTooBig
 	case errors.Is(err, errBadFrame):
 		reason, frame = ReasonParseError, ws.CompiledCloseProtocolError
+	case errors.Is(err, errHandlerPanic):
+		reason, frame = ReasonHandlerError, ws.CompiledCloseInternalServerError
 	case errors.Is(err, ErrInvalidPacket):
 		reason, frame = ReasonParseError, ws.CompiledCloseUnsupportedData
 	}
