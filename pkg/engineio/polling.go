@@ -38,7 +38,34 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session)
 		return
 	}
 	s.pollWaiting = true
-	for len(s.queue) == 0 && !s.closed && !s.upgrading && s.transport == transportPolling {
+	for {
+		switch {
+		case s.releasePoll:
+			// The client is switching to WebSocket: let go of this GET.
+			s.releasePoll = false
+			s.pollWaiting = false
+			s.mu.Unlock()
+			writePayload(w, []byte{byte(PacketNoop)})
+			return
+		case s.transport != transportPolling:
+			// Upgraded while this GET waited: polling is over.
+			s.pollWaiting = false
+			s.mu.Unlock()
+			srv.fail(w, http.StatusBadRequest, errBadRequest)
+			return
+		case len(s.queue) > 0:
+			batch := s.takeQueueLocked()
+			s.pollWaiting = false
+			s.mu.Unlock()
+			writePayload(w, encodePayload(batch))
+			srv.stats.PacketsOut.Add(int64(len(batch)))
+			return
+		case s.closed:
+			s.pollWaiting = false
+			s.mu.Unlock()
+			writePayload(w, []byte{byte(PacketClose)})
+			return
+		}
 		s.mu.Unlock()
 		select {
 		case <-s.pollWake:
@@ -49,23 +76,6 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session)
 			return
 		}
 		s.mu.Lock()
-	}
-	s.pollWaiting = false
-	var batch []*Message
-	if s.transport == transportPolling {
-		batch = s.takeQueueLocked()
-	}
-	closed := s.closed
-	s.mu.Unlock()
-
-	switch {
-	case len(batch) > 0:
-		writePayload(w, encodePayload(batch))
-		srv.stats.PacketsOut.Add(int64(len(batch)))
-	case closed:
-		writePayload(w, []byte{byte(PacketClose)})
-	default: // upgrading or upgraded: release the poll so the client can switch
-		writePayload(w, []byte{byte(PacketNoop)})
 	}
 }
 

@@ -65,10 +65,10 @@ type Session struct {
 	mu           sync.Mutex
 	closed       bool
 	transport    transportKind
-	upgrading    bool
 	queue        []*Message
 	queuedBytes  int
 	pollWaiting  bool          // a GET is parked waiting for packets
+	releasePoll  bool          // answer the parked GET with a noop (upgrade in progress)
 	pollWake     chan struct{} // cap 1; signalled when a parked GET should look again
 	conn         net.Conn      // WebSocket connection once on that transport
 	probing      bool          // a WebSocket upgrade is in progress

@@ -21,6 +21,8 @@ var (
 	upgradeRequest  = "5"
 	probeAnswer     = &Message{Type: PacketPong, Data: []byte("probe")}
 	readBufferBytes = 1024
+	// releaseCheck is how often a parked GET is released during an upgrade.
+	releaseCheck = 100 * time.Millisecond
 )
 
 func isWebSocketRequest(r *http.Request) bool {
@@ -68,6 +70,20 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 	go srv.readWebSocket(s, conn, br)
 }
 
+// refuseWebSocket completes the handshake and closes at once, as the
+// reference server does for a second WebSocket on a session: browser and
+// Node clients then see a clean close rather than a failed handshake.
+func (srv *Server) refuseWebSocket(w http.ResponseWriter, r *http.Request) {
+	srv.stats.BadRequests.Add(1)
+	conn, _, err := upgrade(w, r)
+	if err != nil {
+		return
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = conn.Write(ws.CompiledClosePolicyViolation)
+	_ = conn.Close()
+}
+
 // upgradeWebSocket probes a WebSocket for a polling session and, on the
 // client's upgrade packet, moves the session onto it.
 func (srv *Server) upgradeWebSocket(w http.ResponseWriter, r *http.Request, s *Session) {
@@ -78,7 +94,7 @@ func (srv *Server) upgradeWebSocket(w http.ResponseWriter, r *http.Request, s *S
 	s.mu.Lock()
 	if s.closed || s.transport != transportPolling || s.probing {
 		s.mu.Unlock()
-		srv.fail(w, http.StatusBadRequest, errBadRequest)
+		srv.refuseWebSocket(w, r)
 		return
 	}
 	s.probing = true
@@ -109,7 +125,6 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 			s.probeConn = nil
 		}
 		s.probing = false
-		s.upgrading = false
 		s.mu.Unlock()
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(srv.cfg.UpgradeTimeout))
@@ -124,11 +139,27 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 		fail()
 		return
 	}
-	// The client now pauses polling; release its parked GET with a noop.
-	s.mu.Lock()
-	s.upgrading = true
-	s.wakePoll()
+	// The client now pauses polling and waits for its parked GET to end.
+	// Like the reference server, release it with a noop on a 100 ms check
+	// rather than at once: a GET that arrives together with the upgrade
+	// packet must see the upgrade done (and get a 400), not a noop.
+	var release *time.Timer
+	check := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed || s.transport != transportPolling || s.probeConn != conn {
+			return
+		}
+		if s.pollWaiting {
+			s.releasePoll = true
+			s.wakePoll()
+		}
+		release.Reset(releaseCheck)
+	}
+	s.mu.Lock() // check reads release under the lock too
+	release = time.AfterFunc(releaseCheck, check)
 	s.mu.Unlock()
+	defer release.Stop()
 
 	op, data, err = fr.next(pong)
 	if err != nil || op != ws.OpText || string(data) != upgradeRequest {
@@ -145,8 +176,7 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 	s.conn = conn
 	s.probeConn = nil
 	s.probing = false
-	s.upgrading = false
-	s.wakePoll()
+	s.wakePoll() // a GET still parked learns that polling is over (400)
 	if len(s.queue) > 0 {
 		s.kickLocked()
 	}
