@@ -7,7 +7,7 @@ BIN       := $(CURDIR)/bin
 E2E_DIR   := services/edge/e2e
 FUZZTIME  ?= 8s
 # Every Go package of every workspace module.
-GO_PKGS   := ./pkg/... ./services/... ./contracts/...
+GO_PKGS   := ./pkg/... ./contracts/... $(foreach s,edge presence chat notify,./services/$(s)/...)
 
 .PHONY: help
 help: ## list the targets

@@ -16,7 +16,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 )
 
 // KeyMetadata is the message metadata that holds the partition key.
@@ -42,31 +41,16 @@ type Bus struct {
 	Logger watermill.LoggerAdapter
 }
 
-// NewMemory returns the embedded bus: both roles on Watermill's in-memory
-// GoChannel, for `make run`, unit and component tests.
+// NewMemory returns the embedded bus: both roles in process memory (see
+// memory), for `make run`, unit and component tests.
 func NewMemory(logger *slog.Logger) *Bus {
-	wl := watermill.NewSlogLogger(logger)
-	return &Bus{Domain: newMemory(wl), Fanout: newMemory(wl), Logger: wl}
+	return &Bus{Domain: newMemory(), Fanout: newMemory(), Logger: watermill.NewSlogLogger(logger)}
 }
 
 // Close closes both roles.
 func (b *Bus) Close() error {
 	return errors.Join(b.Domain.Close(), b.Fanout.Close())
 }
-
-type memory struct{ ch *gochannel.GoChannel }
-
-func newMemory(wl watermill.LoggerAdapter) *memory {
-	return &memory{ch: gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024}, wl)}
-}
-
-func (m *memory) Publisher() message.Publisher { return m.ch }
-
-// Subscriber ignores the group: the embedded mode runs one instance of
-// each service, so every subscriber is the only member of its group.
-func (m *memory) Subscriber(string) (message.Subscriber, error) { return m.ch, nil }
-
-func (m *memory) Close() error { return m.ch.Close() }
 
 // NewRouter returns a router with the standard middleware, outermost
 // first: correlation id, poison queue (a message that fails every retry is
@@ -90,6 +74,7 @@ func (b *Bus) NewRouter() (*message.Router, error) {
 			MaxInterval:     time.Second,
 			Multiplier:      2,
 			Logger:          b.Logger,
+			ShouldRetry:     func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },
 		}.Middleware,
 		middleware.Recoverer,
 	)
@@ -118,17 +103,20 @@ func PublishJSON(ctx context.Context, pub message.Publisher, topic, id, key stri
 // NewID returns a new event id: a ULID, unique and sortable by time.
 func NewID() string { return watermill.NewULID() }
 
-// Dedupe returns a middleware that acknowledges and drops a message whose
-// UUID was handled within window, making at-least-once delivery safe for
-// handlers that are not idempotent by nature.
-func Dedupe(window time.Duration) (message.HandlerMiddleware, error) {
-	repo, err := middleware.NewMapExpiringKeyRepository(window)
-	if err != nil {
-		return nil, err
-	}
-	d := &middleware.Deduplicator{
-		KeyFactory: func(msg *message.Message) (string, error) { return msg.UUID, nil },
-		Repository: repo,
-	}
-	return d.Middleware, nil
+// permanentError marks a failure that no retry can fix (an event that
+// breaks its contract): it goes straight to the poison queue.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string   { return e.err.Error() }
+func (e permanentError) Unwrap() error   { return e.err }
+func (e permanentError) Permanent() bool { return true }
+
+// Permanent wraps err so that the router does not retry it.
+func Permanent(err error) error { return permanentError{err} }
+
+// IsPermanent reports whether err, or an error it wraps, has a
+// Permanent() bool method that returns true.
+func IsPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }

@@ -1,0 +1,85 @@
+package bus
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// DedupeStore remembers the ids of handled messages for a while. The
+// memory implementation serves the embedded mode; a shared one (Redis)
+// serves several worker instances.
+type DedupeStore interface {
+	// Seen reports whether id was marked within the window.
+	Seen(ctx context.Context, id string) (bool, error)
+	// Mark records id as handled.
+	Mark(ctx context.Context, id string) error
+}
+
+// Dedupe returns a handler middleware that acknowledges and drops a
+// message whose UUID (the event id) was already handled. An id is marked
+// only after the handler succeeded, so a failed attempt is retried (and
+// finally parked) rather than mistaken for a duplicate.
+func Dedupe(store DedupeStore) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			ctx := msg.Context()
+			if seen, err := store.Seen(ctx, msg.UUID); err != nil {
+				return nil, err
+			} else if seen {
+				return nil, nil
+			}
+			out, err := h(msg)
+			if err != nil {
+				return out, err
+			}
+			return out, store.Mark(ctx, msg.UUID)
+		}
+	}
+}
+
+// MemoryDedupe is a DedupeStore in process memory. Expired ids are
+// dropped as new ones arrive, so it needs no goroutine of its own.
+type MemoryDedupe struct {
+	window time.Duration
+	now    func() time.Time
+
+	mu    sync.Mutex
+	ids   map[string]time.Time
+	order []string // marking order, for expiry
+}
+
+// NewMemoryDedupe remembers ids for window.
+func NewMemoryDedupe(window time.Duration) *MemoryDedupe {
+	return &MemoryDedupe{window: window, now: time.Now, ids: make(map[string]time.Time)}
+}
+
+// Seen implements DedupeStore.
+func (d *MemoryDedupe) Seen(_ context.Context, id string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.ids[id]
+	return ok && d.now().Sub(at) < d.window, nil
+}
+
+// Mark implements DedupeStore.
+func (d *MemoryDedupe) Mark(_ context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	for len(d.order) > 0 {
+		oldest := d.order[0]
+		if now.Sub(d.ids[oldest]) < d.window {
+			break
+		}
+		delete(d.ids, oldest)
+		d.order = d.order[1:]
+	}
+	if _, ok := d.ids[id]; !ok {
+		d.order = append(d.order, id)
+	}
+	d.ids[id] = now
+	return nil
+}
