@@ -1,0 +1,97 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the notify worker's settings. Its variables are prefixed
+// NOTIFY_ because in embedded mode every service reads the same
+// environment; LOG_LEVEL is shared and only used by notify's own main.
+type Config struct {
+	// DedupeWindow is how long an event id is remembered so that a
+	// redelivered event is dropped. Redeliveries follow a consumer restart
+	// or rebalance within seconds; the window bounds the memory the ids
+	// take (one entry per event).
+	DedupeWindow time.Duration `env:"NOTIFY_DEDUPE_WINDOW" envDefault:"2m"`
+	// LogLevel is the level of the standalone process's logs. When another
+	// process embeds the worker it passes its own logger.
+	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// LoadConfig parses environ (as from env.ToMap(os.Environ())) into a
+// Config and validates it. Durations use Go syntax (300ms, 2m); a bare
+// integer means milliseconds, as everywhere in this project.
+func LoadConfig(environ map[string]string) (Config, error) {
+	var cfg Config
+	err := env.ParseWithOptions(&cfg, env.Options{
+		Environment: environ,
+		FuncMap: map[reflect.Type]env.ParserFunc{
+			reflect.TypeOf(time.Duration(0)): parseDuration,
+		},
+	})
+	if err != nil {
+		return Config{}, namedErrors(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate reports every invalid setting, each naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DedupeWindow < time.Millisecond {
+		errs = append(errs, fmt.Errorf("NOTIFY_DEDUPE_WINDOW must be at least 1ms, got %s", c.DedupeWindow))
+	}
+	return errors.Join(errs...)
+}
+
+// LogValue lets the config be logged at startup; durations as "2m0s", not
+// nanoseconds.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("dedupe_window", c.DedupeWindow.String()),
+		slog.String("log_level", c.LogLevel.String()),
+	)
+}
+
+// namedErrors rewrites env's parse errors, which name Go fields, to name
+// the variables an operator sets.
+func namedErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("notify config: %w", err)
+	}
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+				e = fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err)
+			}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+func parseDuration(v string) (any, error) {
+	v = strings.TrimSpace(v)
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a duration (use e.g. 500ms, 2m, or milliseconds)", v)
+	}
+	return d, nil
+}

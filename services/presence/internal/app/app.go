@@ -1,0 +1,309 @@
+// Package app lists the presence use cases: what happens on each trigger
+// (a socket opens, joins, leaves, reports progress or closes; an edge sends
+// a heartbeat or goes silent) and the background work that broadcasts
+// coalesced counts and expires edge leases.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"realtime/contracts"
+	"realtime/services/presence/internal/domain"
+)
+
+// Store holds presence state shared by every instance of the service. Each
+// method is one atomic operation keyed by room, socket, user or edge (a
+// Redis implementation runs each as one script or transaction), so any
+// instance can handle any event. Times are passed in: now is the caller's
+// clock, at is when the edge saw the event.
+type Store interface {
+	// OpenSession records socket (of user, "" if anonymous) on edge.
+	OpenSession(ctx context.Context, socket, user, edge string, now time.Time) error
+	// Join adds socket to room and returns the room's count and whether
+	// the membership changed (false for a repeated or stale join).
+	Join(ctx context.Context, room, socket, edge string, at, now time.Time) (count int, changed bool, err error)
+	// Leave removes socket from room, same results as Join.
+	Leave(ctx context.Context, room, socket, edge string, at, now time.Time) (count int, changed bool, err error)
+	// CloseSocket removes socket from every room and returns the new
+	// counts of those rooms.
+	CloseSocket(ctx context.Context, socket string, now time.Time) ([]domain.RoomCount, error)
+	// Heartbeat sets edge's lease to ttl from now, unless a heartbeat sent
+	// after at was already applied.
+	Heartbeat(ctx context.Context, edge string, ttl time.Duration, at, now time.Time) error
+	// ExpiredEdges lists the edges whose lease has run out.
+	ExpiredEdges(ctx context.Context, now time.Time) ([]string, error)
+	// ExpireEdge closes every socket of edge if its lease is still expired
+	// (it may have been renewed since ExpiredEdges, or expired by another
+	// instance) and returns the new counts of their rooms.
+	ExpireEdge(ctx context.Context, edge string, now time.Time) (counts []domain.RoomCount, expired bool, err error)
+	// Count returns the number of sockets in room.
+	Count(ctx context.Context, room string) (int, error)
+	// SetPosition records user's playback position in video.
+	SetPosition(ctx context.Context, user, video string, seconds float64, now time.Time) error
+}
+
+// Fanout sends server→client events to the edges. The publisher assigns
+// the message id.
+type Fanout interface {
+	Publish(ctx context.Context, msg contracts.FanoutMessage) error
+}
+
+// Config is what the use cases need to know.
+type Config struct {
+	// CountInterval is the shortest time between two count broadcasts to
+	// one room.
+	CountInterval time.Duration
+	// EdgeTTL is the lease of an edge whose heartbeat names no TTL.
+	EdgeTTL time.Duration
+	// SweepInterval is how often expired edge leases are looked for.
+	SweepInterval time.Duration
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+}
+
+// Origin is where a socket event came from.
+type Origin struct {
+	EdgeID   string
+	SocketID string
+	UserID   string // "" for an anonymous session
+}
+
+// App is the presence service's use cases.
+type App struct {
+	store  Store
+	fanout Fanout
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	coalescer *domain.Coalescer
+	wake      chan struct{} // a room has a pending count change
+}
+
+// New returns the use cases over store and fanout.
+func New(cfg Config, store Store, fanout Fanout, log *slog.Logger) (*App, error) {
+	if cfg.CountInterval <= 0 || cfg.EdgeTTL <= 0 || cfg.SweepInterval <= 0 {
+		return nil, errors.New("app: CountInterval, EdgeTTL and SweepInterval must be positive")
+	}
+	now := cfg.Clock
+	if now == nil {
+		now = time.Now
+	}
+	return &App{
+		store:     store,
+		fanout:    fanout,
+		cfg:       cfg,
+		now:       now,
+		log:       log,
+		coalescer: domain.NewCoalescer(cfg.CountInterval),
+		wake:      make(chan struct{}, 1),
+	}, nil
+}
+
+// OpenSession records a new socket, so that it is dropped with its edge
+// even if it joins nothing.
+func (a *App) OpenSession(ctx context.Context, o Origin) error {
+	return a.store.OpenSession(ctx, o.SocketID, o.UserID, o.EdgeID, a.now())
+}
+
+// CloseSession removes a closed socket from every room it was counted in.
+func (a *App) CloseSession(ctx context.Context, o Origin) error {
+	counts, err := a.store.CloseSocket(ctx, o.SocketID, a.now())
+	if err != nil {
+		return err
+	}
+	a.changed(counts)
+	return nil
+}
+
+// Heartbeat renews an edge's lease; a ttl that is not positive means the
+// configured EdgeTTL. at is when the edge sent it.
+func (a *App) Heartbeat(ctx context.Context, edgeID string, ttl time.Duration, at time.Time) error {
+	if ttl <= 0 {
+		ttl = a.cfg.EdgeTTL
+	}
+	return a.store.Heartbeat(ctx, edgeID, ttl, at, a.now())
+}
+
+// Join counts the socket in room, answers it at once with the room's
+// count, and schedules a broadcast of the new count to the room.
+func (a *App) Join(ctx context.Context, o Origin, room domain.Room, at time.Time) error {
+	count, changed, err := a.store.Join(ctx, room.String(), o.SocketID, o.EdgeID, at, a.now())
+	if err != nil {
+		return err
+	}
+	if changed {
+		a.changed([]domain.RoomCount{{Room: room.String(), Count: count}})
+	}
+	msg, err := countMessage(room, count, contracts.Target{Kind: contracts.TargetSocket, SocketID: o.SocketID})
+	if err != nil {
+		return err
+	}
+	return a.fanout.Publish(ctx, msg)
+}
+
+// Leave stops counting the socket in room and schedules a broadcast of the
+// new count to the room.
+func (a *App) Leave(ctx context.Context, o Origin, room domain.Room, at time.Time) error {
+	count, changed, err := a.store.Leave(ctx, room.String(), o.SocketID, o.EdgeID, at, a.now())
+	if err != nil {
+		return err
+	}
+	if changed {
+		a.changed([]domain.RoomCount{{Room: room.String(), Count: count}})
+	}
+	return nil
+}
+
+// Progress records a user's playback position and tells the user's other
+// devices (every socket of the user except the one that reported it).
+// Anonymous sockets have no other devices.
+func (a *App) Progress(ctx context.Context, o Origin, videoID string, seconds float64) error {
+	if o.UserID == "" {
+		return nil
+	}
+	if err := a.store.SetPosition(ctx, o.UserID, videoID, seconds, a.now()); err != nil {
+		return err
+	}
+	data, err := json.Marshal(contracts.VideoSyncPayload{VideoID: videoID, Timestamp: seconds})
+	if err != nil {
+		return err
+	}
+	msg := contracts.FanoutMessage{
+		Target: contracts.Target{Kind: contracts.TargetUser, UserID: o.UserID},
+		Event:  contracts.ServerVideoSync,
+		Data:   data,
+	}
+	if o.SocketID != "" {
+		msg.Except = &contracts.Except{SocketID: o.SocketID}
+	}
+	return a.fanout.Publish(ctx, msg)
+}
+
+// ExpireEdges drops the sockets of every edge whose lease has run out (it
+// died without saying goodbye) and schedules the corrected counts.
+func (a *App) ExpireEdges(ctx context.Context) error {
+	now := a.now()
+	edges, err := a.store.ExpiredEdges(ctx, now)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, edge := range edges {
+		counts, expired, err := a.store.ExpireEdge(ctx, edge, now)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("expire edge %s: %w", edge, err))
+			continue
+		}
+		if expired {
+			a.log.Warn("edge lease expired; its sockets left every room", "edge", edge, "rooms", len(counts))
+			a.changed(counts)
+		}
+	}
+	a.mu.Lock()
+	a.coalescer.Forget(now)
+	a.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Run broadcasts coalesced counts and expires edge leases until ctx ends.
+func (a *App) Run(ctx context.Context) {
+	sweep := time.NewTicker(a.cfg.SweepInterval)
+	defer sweep.Stop()
+	timer := time.NewTimer(a.cfg.CountInterval)
+	defer timer.Stop()
+	for {
+		a.FlushCounts(ctx)
+		if next, ok := a.nextDue(); ok {
+			timer.Reset(next.Sub(a.now()))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-timer.C:
+		case <-sweep.C:
+			if err := a.ExpireEdges(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("edge lease sweep failed", "error", err)
+			}
+		}
+	}
+}
+
+// FlushCounts broadcasts the count of every room whose quiet period is
+// over, if it changed since the last broadcast. The count is read from the
+// store now, so the broadcast carries the latest value.
+func (a *App) FlushCounts(ctx context.Context) {
+	a.mu.Lock()
+	rooms := a.coalescer.Due(a.now())
+	a.mu.Unlock()
+	for _, name := range rooms {
+		room, ok := domain.ParseRoom(name)
+		if !ok {
+			continue
+		}
+		count, err := a.store.Count(ctx, name)
+		if err == nil {
+			a.mu.Lock()
+			send := a.coalescer.Decide(name, count, a.now())
+			a.mu.Unlock()
+			if !send {
+				continue
+			}
+			var msg contracts.FanoutMessage
+			if msg, err = countMessage(room, count, contracts.Target{Kind: contracts.TargetRoom, Room: name}); err == nil {
+				err = a.fanout.Publish(ctx, msg)
+			}
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Error("count broadcast failed; retrying after the quiet period", "room", name, "error", err)
+			}
+			a.mu.Lock()
+			a.coalescer.Failed(name, a.now())
+			a.mu.Unlock()
+		}
+	}
+}
+
+func (a *App) nextDue() (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.coalescer.Next()
+}
+
+// changed marks rooms whose count changed and wakes the broadcast loop.
+func (a *App) changed(counts []domain.RoomCount) {
+	if len(counts) == 0 {
+		return
+	}
+	now := a.now()
+	a.mu.Lock()
+	for _, c := range counts {
+		a.coalescer.Changed(c.Room, now)
+	}
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// countMessage is a room's count (video:viewers or chat:user-count) for
+// target. Counts are volatile: a newer one supersedes a dropped one.
+func countMessage(room domain.Room, count int, target contracts.Target) (contracts.FanoutMessage, error) {
+	data, err := json.Marshal(contracts.CountPayload{VideoID: room.VideoID, Count: count})
+	if err != nil {
+		return contracts.FanoutMessage{}, err
+	}
+	return contracts.FanoutMessage{Target: target, Event: room.CountEvent(), Data: data, Volatile: true}, nil
+}

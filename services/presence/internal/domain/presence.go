@@ -1,0 +1,308 @@
+package domain
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Settings bound what presence remembers and for how long.
+type Settings struct {
+	// DefaultLease is the lease an edge gets on first sight (its sockets
+	// appear before its first heartbeat) and when a heartbeat names no TTL.
+	DefaultLease time.Duration
+	// ClosedRetention is how long a closed socket is remembered, so that a
+	// join that arrives after its session.closed (they travel on different
+	// topics, with no order between them) is ignored instead of leaving a
+	// ghost member behind.
+	ClosedRetention time.Duration
+	// PositionRetention is how long a playback position is kept after its
+	// last update.
+	PositionRetention time.Duration
+}
+
+// DefaultSettings are the retention times used when a setting is zero.
+var DefaultSettings = Settings{
+	DefaultLease:      15 * time.Second,
+	ClosedRetention:   10 * time.Minute,
+	PositionRetention: 24 * time.Hour,
+}
+
+// Presence is who is where: the members of every counted room, keyed by
+// socket; the edge each socket lives on and that edge's lease; the last
+// playback position of each user per video. It is a plain data structure,
+// not safe for concurrent use: a store serialises access to it.
+//
+// The rules:
+//   - a socket is counted once per room, however often it joins;
+//   - leaving a room the socket is not in changes nothing;
+//   - join and leave carry the time the edge saw them; an older event than
+//     the last one applied for that socket and room is stale and ignored
+//     (redelivery or reordering can never resurrect a member);
+//   - a closed socket leaves every room and is remembered for
+//     ClosedRetention, so late joins for it are ignored;
+//   - an edge gets a lease on first sight; when the lease runs out without
+//     a heartbeat, every socket of the edge is closed.
+type Presence struct {
+	settings  Settings
+	rooms     map[string]map[string]struct{} // room → sockets
+	sockets   map[string]*socketState
+	edges     map[string]*edgeState
+	closed    map[string]time.Time // socket → forget at
+	positions map[positionKey]position
+}
+
+type socketState struct {
+	edge string
+	user string
+	// rooms records, per room the socket ever joined or left, whether it is
+	// a member and the time of the event that said so.
+	rooms map[string]membership
+}
+
+type membership struct {
+	member bool
+	at     time.Time
+}
+
+type edgeState struct {
+	expires time.Time
+	beat    time.Time // when the edge sent its last heartbeat applied
+	sockets map[string]struct{}
+}
+
+type positionKey struct{ user, video string }
+
+type position struct {
+	seconds float64
+	at      time.Time
+}
+
+// NewPresence returns empty presence state. Zero settings take their value
+// from DefaultSettings.
+func NewPresence(s Settings) *Presence {
+	if s.DefaultLease <= 0 {
+		s.DefaultLease = DefaultSettings.DefaultLease
+	}
+	if s.ClosedRetention <= 0 {
+		s.ClosedRetention = DefaultSettings.ClosedRetention
+	}
+	if s.PositionRetention <= 0 {
+		s.PositionRetention = DefaultSettings.PositionRetention
+	}
+	return &Presence{
+		settings:  s,
+		rooms:     make(map[string]map[string]struct{}),
+		sockets:   make(map[string]*socketState),
+		edges:     make(map[string]*edgeState),
+		closed:    make(map[string]time.Time),
+		positions: make(map[positionKey]position),
+	}
+}
+
+// Open records a new session: socket, its user ("" if anonymous) and its
+// edge.
+func (p *Presence) Open(socket, user, edge string, now time.Time) {
+	if p.isClosed(socket) {
+		return
+	}
+	p.socket(socket, edge, now).user = user
+}
+
+// Join adds socket (on edge) to room. at is when the edge saw the join. It
+// returns the room's count and whether the membership changed.
+func (p *Presence) Join(room, socket, edge string, at, now time.Time) (count int, changed bool) {
+	if p.isClosed(socket) {
+		return p.Count(room), false
+	}
+	s := p.socket(socket, edge, now)
+	m := s.rooms[room]
+	if at.Before(m.at) {
+		return p.Count(room), false
+	}
+	s.rooms[room] = membership{member: true, at: at}
+	if m.member {
+		return p.Count(room), false
+	}
+	members := p.rooms[room]
+	if members == nil {
+		members = make(map[string]struct{})
+		p.rooms[room] = members
+	}
+	members[socket] = struct{}{}
+	return len(members), true
+}
+
+// Leave removes socket (on edge) from room. at is when the edge saw the
+// leave. It returns the room's count and whether the membership changed.
+func (p *Presence) Leave(room, socket, edge string, at, now time.Time) (count int, changed bool) {
+	if p.isClosed(socket) {
+		return p.Count(room), false
+	}
+	// The socket is recorded even when it is in no room, so that the leave
+	// wins over its own join if that arrives later.
+	s := p.socket(socket, edge, now)
+	m := s.rooms[room]
+	if at.Before(m.at) {
+		return p.Count(room), false
+	}
+	s.rooms[room] = membership{member: false, at: at}
+	if !m.member {
+		return p.Count(room), false
+	}
+	return p.removeMember(room, socket), true
+}
+
+// Close removes socket from every room (its session ended) and returns the
+// new counts of the rooms it was in, sorted by room.
+func (p *Presence) Close(socket string, now time.Time) []RoomCount {
+	p.closed[socket] = now.Add(p.settings.ClosedRetention)
+	counts := make(map[string]int)
+	p.removeSocket(socket, counts)
+	return sortedCounts(counts)
+}
+
+// Heartbeat sets edge's lease to ttl from now (DefaultLease if ttl is not
+// positive). at is when the edge sent it: a heartbeat older than the last
+// one applied (reordered or redelivered) is ignored. The edge's own
+// heartbeat replaces the lease it got on first sight.
+func (p *Presence) Heartbeat(edge string, ttl time.Duration, at, now time.Time) {
+	if ttl <= 0 {
+		ttl = p.settings.DefaultLease
+	}
+	e := p.edge(edge, now)
+	if at.Before(e.beat) {
+		return
+	}
+	e.beat, e.expires = at, now.Add(ttl)
+}
+
+// ExpiredEdges returns the edges whose lease has run out at now, sorted.
+func (p *Presence) ExpiredEdges(now time.Time) []string {
+	var out []string
+	for id, e := range p.edges {
+		if !now.Before(e.expires) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ExpireEdge closes every socket of edge if its lease has run out at now,
+// and forgets the edge. It returns the new counts of the rooms those
+// sockets were in (sorted by room) and whether the edge expired; an edge
+// renewed since ExpiredEdges is left alone.
+func (p *Presence) ExpireEdge(edge string, now time.Time) ([]RoomCount, bool) {
+	e := p.edges[edge]
+	if e == nil || now.Before(e.expires) {
+		return nil, false
+	}
+	counts := make(map[string]int)
+	for socket := range e.sockets {
+		p.closed[socket] = now.Add(p.settings.ClosedRetention)
+		p.removeSocket(socket, counts)
+	}
+	delete(p.edges, edge)
+	return sortedCounts(counts), true
+}
+
+// Count returns the number of sockets in room.
+func (p *Presence) Count(room string) int { return len(p.rooms[room]) }
+
+// SetPosition records user's playback position in video.
+func (p *Presence) SetPosition(user, video string, seconds float64, now time.Time) {
+	p.positions[positionKey{user, video}] = position{seconds: seconds, at: now}
+}
+
+// Position returns user's last playback position in video.
+func (p *Presence) Position(user, video string) (float64, bool) {
+	pos, ok := p.positions[positionKey{user, video}]
+	return pos.seconds, ok
+}
+
+// Forget drops what is past its retention at now: closed-socket markers
+// and playback positions.
+func (p *Presence) Forget(now time.Time) {
+	for socket, until := range p.closed {
+		if !now.Before(until) {
+			delete(p.closed, socket)
+		}
+	}
+	for k, pos := range p.positions {
+		if !now.Before(pos.at.Add(p.settings.PositionRetention)) {
+			delete(p.positions, k)
+		}
+	}
+}
+
+func (p *Presence) isClosed(socket string) bool {
+	_, ok := p.closed[socket]
+	return ok
+}
+
+// socket returns the state of socket, creating it, and moves it to edge if
+// it was recorded on another one.
+func (p *Presence) socket(id, edge string, now time.Time) *socketState {
+	s := p.sockets[id]
+	if s == nil {
+		s = &socketState{edge: edge, rooms: make(map[string]membership)}
+		p.sockets[id] = s
+	} else if s.edge != edge {
+		if old := p.edges[s.edge]; old != nil {
+			delete(old.sockets, id)
+		}
+		s.edge = edge
+	}
+	p.edge(edge, now).sockets[id] = struct{}{}
+	return s
+}
+
+// edge returns the state of edge, giving it a lease on first sight.
+func (p *Presence) edge(id string, now time.Time) *edgeState {
+	e := p.edges[id]
+	if e == nil {
+		e = &edgeState{expires: now.Add(p.settings.DefaultLease), sockets: make(map[string]struct{})}
+		p.edges[id] = e
+	}
+	return e
+}
+
+// removeSocket forgets socket and records in counts the new count of every
+// room it was in.
+func (p *Presence) removeSocket(id string, counts map[string]int) {
+	s := p.sockets[id]
+	if s == nil {
+		return
+	}
+	for room, m := range s.rooms {
+		if m.member {
+			counts[room] = p.removeMember(room, id)
+		}
+	}
+	if e := p.edges[s.edge]; e != nil {
+		delete(e.sockets, id)
+	}
+	delete(p.sockets, id)
+}
+
+func (p *Presence) removeMember(room, socket string) int {
+	members := p.rooms[room]
+	delete(members, socket)
+	if len(members) == 0 {
+		delete(p.rooms, room)
+		return 0
+	}
+	return len(members)
+}
+
+func sortedCounts(counts map[string]int) []RoomCount {
+	if len(counts) == 0 {
+		return nil
+	}
+	out := make([]RoomCount, 0, len(counts))
+	for _, room := range slices.Sorted(maps.Keys(counts)) {
+		out = append(out, RoomCount{Room: room, Count: counts[room]})
+	}
+	return out
+}

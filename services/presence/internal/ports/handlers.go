@@ -1,0 +1,167 @@
+// Package ports holds the inbound side of presence: one Watermill handler
+// per trigger topic. A handler decodes the domain event, checks the fields
+// its use case needs, and calls the app. Event types on the topic that
+// belong to another worker are acknowledged and ignored.
+package ports
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"realtime/contracts"
+	"realtime/pkg/bus"
+	"realtime/services/presence/internal/app"
+	"realtime/services/presence/internal/domain"
+)
+
+// Trigger is one handler: its name (also its consumer group), the topic it
+// consumes and the function that handles each message.
+type Trigger struct {
+	Name   string
+	Topic  string
+	Handle message.NoPublishHandlerFunc
+}
+
+// Handlers turns domain events into presence use cases.
+type Handlers struct {
+	app *app.App
+}
+
+// NewHandlers returns the handlers over a.
+func NewHandlers(a *app.App) *Handlers {
+	return &Handlers{app: a}
+}
+
+// Triggers lists the presence handlers, one per topic.
+func (h *Handlers) Triggers() []Trigger {
+	return []Trigger{
+		{Name: "presence.sessions", Topic: contracts.TopicSessions, Handle: h.Sessions},
+		{Name: "presence.video", Topic: contracts.TopicVideo, Handle: h.Video},
+		{Name: "presence.chat", Topic: contracts.TopicChat, Handle: h.Chat},
+		{Name: "presence.user", Topic: contracts.TopicUser, Handle: h.User},
+	}
+}
+
+// Sessions handles realtime.sessions: session.opened, session.closed and
+// edge.heartbeat.
+func (h *Handlers) Sessions(msg *message.Message) error {
+	ev, err := decode(msg)
+	if err != nil {
+		return err
+	}
+	ctx := msg.Context()
+	switch ev.Type {
+	case contracts.DomainSessionOpened:
+		if err := require(ev, ev.SocketID != "", "socketId"); err != nil {
+			return err
+		}
+		return h.app.OpenSession(ctx, origin(ev))
+	case contracts.DomainSessionClosed:
+		if err := require(ev, ev.SocketID != "", "socketId"); err != nil {
+			return err
+		}
+		return h.app.CloseSession(ctx, origin(ev))
+	case contracts.DomainEdgeHeartbeat:
+		if err := require(ev, ev.TTLMs >= 0, "a valid ttlMs"); err != nil {
+			return err
+		}
+		return h.app.Heartbeat(ctx, ev.EdgeID, time.Duration(ev.TTLMs)*time.Millisecond, time.UnixMilli(ev.OccurredAt))
+	}
+	return nil
+}
+
+// Video handles realtime.video: video.joined and video.left. It also
+// accepts video.progress, whose contract topic is realtime.user.
+func (h *Handlers) Video(msg *message.Message) error {
+	ev, err := decode(msg)
+	if err != nil {
+		return err
+	}
+	switch ev.Type {
+	case contracts.DomainVideoJoined, contracts.DomainVideoLeft:
+		return h.membership(msg.Context(), ev, domain.VideoRoom(ev.VideoID), ev.Type == contracts.DomainVideoJoined)
+	case contracts.DomainVideoProgress:
+		return h.progress(msg.Context(), ev)
+	}
+	return nil
+}
+
+// Chat handles realtime.chat: chat.joined and chat.left. Messages and
+// typing indicators on the same topic belong to the chat worker.
+func (h *Handlers) Chat(msg *message.Message) error {
+	ev, err := decode(msg)
+	if err != nil {
+		return err
+	}
+	switch ev.Type {
+	case contracts.DomainChatJoined, contracts.DomainChatLeft:
+		return h.membership(msg.Context(), ev, domain.ChatRoom(ev.VideoID), ev.Type == contracts.DomainChatJoined)
+	}
+	return nil
+}
+
+// User handles realtime.user: video.progress. Notification subscriptions
+// and reads on the same topic belong to the notify worker.
+func (h *Handlers) User(msg *message.Message) error {
+	ev, err := decode(msg)
+	if err != nil {
+		return err
+	}
+	if ev.Type == contracts.DomainVideoProgress {
+		return h.progress(msg.Context(), ev)
+	}
+	return nil
+}
+
+func (h *Handlers) membership(ctx context.Context, ev *contracts.DomainEvent, room domain.Room, join bool) error {
+	if err := require(ev, ev.SocketID != "" && ev.VideoID != "", "socketId and videoId"); err != nil {
+		return err
+	}
+	at := time.UnixMilli(ev.OccurredAt)
+	if join {
+		return h.app.Join(ctx, origin(ev), room, at)
+	}
+	return h.app.Leave(ctx, origin(ev), room, at)
+}
+
+func (h *Handlers) progress(ctx context.Context, ev *contracts.DomainEvent) error {
+	if err := require(ev, ev.VideoID != "" && ev.Position != nil && *ev.Position >= 0, "videoId and position ≥ 0"); err != nil {
+		return err
+	}
+	return h.app.Progress(ctx, origin(ev), ev.VideoID, *ev.Position)
+}
+
+// decode reads a domain event. An event that breaks its contract can never
+// succeed: its error is permanent, so the router parks it on the poison
+// queue without retrying.
+func decode(msg *message.Message) (*contracts.DomainEvent, error) {
+	var ev contracts.DomainEvent
+	if err := json.Unmarshal(msg.Payload, &ev); err != nil {
+		return nil, bus.Permanent(fmt.Errorf("presence: undecodable domain event: %w", err))
+	}
+	return &ev, nil
+}
+
+// require returns a permanent error if the event has no edgeId or ok is
+// false. Only the types presence handles are checked: the others belong to
+// another worker, which judges them.
+func require(ev *contracts.DomainEvent, ok bool, fields string) error {
+	if ev.EdgeID != "" && ok {
+		return nil
+	}
+	return bus.Permanent(fmt.Errorf("presence: %s event %s lacks edgeId or %s", ev.Type, ev.ID, fields))
+}
+
+// origin is the event's socket; an anonymous session has no user even if
+// the event names one.
+func origin(ev *contracts.DomainEvent) app.Origin {
+	o := app.Origin{EdgeID: ev.EdgeID, SocketID: ev.SocketID, UserID: ev.UserID}
+	if ev.Anonymous != nil && *ev.Anonymous {
+		o.UserID = ""
+	}
+	return o
+}

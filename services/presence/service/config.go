@@ -1,0 +1,99 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is every setting of the presence service.
+type Config struct {
+	// CountInterval is the shortest time between two broadcasts of one
+	// room's count (video:viewers, chat:user-count). The first change after
+	// a quiet interval goes out at once; later ones are coalesced and the
+	// final value is always sent.
+	CountInterval time.Duration `env:"COUNT_INTERVAL" envDefault:"1s"`
+	// EdgeTTL is the lease of an edge seen before its first heartbeat, or
+	// whose heartbeat names no ttlMs. An edge silent for longer than its
+	// lease is considered dead: its sockets leave every room.
+	EdgeTTL time.Duration `env:"EDGE_TTL" envDefault:"15s"`
+	// SweepInterval is how often expired edge leases are looked for; a dead
+	// edge's sockets are dropped at most this long after its lease ends.
+	SweepInterval time.Duration `env:"PRESENCE_SWEEP_INTERVAL" envDefault:"1s"`
+}
+
+// LoadConfig parses environ (as from env.ToMap(os.Environ())) and validates
+// the result. Durations use Go syntax (1s, 250ms); a bare integer means
+// milliseconds, as everywhere in this project.
+func LoadConfig(environ map[string]string) (Config, error) {
+	var cfg Config
+	err := env.ParseWithOptions(&cfg, env.Options{
+		Environment: environ,
+		FuncMap: map[reflect.Type]env.ParserFunc{
+			reflect.TypeFor[time.Duration](): parseDuration,
+		},
+	})
+	if err != nil {
+		return Config{}, namedErrors(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate reports every invalid setting, each naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"COUNT_INTERVAL", c.CountInterval},
+		{"EDGE_TTL", c.EdgeTTL},
+		{"PRESENCE_SWEEP_INTERVAL", c.SweepInterval},
+	} {
+		if d.value <= 0 {
+			errs = append(errs, fmt.Errorf("presence config: %s must be a positive duration such as 1s, got %s", d.name, d.value))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// namedErrors rewrites env's parse errors, which name the Go field, to
+// name the environment variable an operator has to fix.
+func namedErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("presence config: %w", err)
+	}
+	errs := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+				errs = append(errs, fmt.Errorf("presence config: %s: %w", f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		errs = append(errs, fmt.Errorf("presence config: %w", e))
+	}
+	return errors.Join(errs...)
+}
+
+func parseDuration(v string) (any, error) {
+	v = strings.TrimSpace(v)
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a duration (use e.g. 1s, 250ms, or milliseconds)", v)
+	}
+	return d, nil
+}

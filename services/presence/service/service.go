@@ -1,0 +1,118 @@
+// Package service wires the presence worker: the in-memory store, the
+// fan-out publisher, the use cases and one Watermill handler per trigger
+// topic. The same wiring serves the standalone binary, the edge's embedded
+// mode and the component tests.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"realtime/pkg/bus"
+	"realtime/services/presence/internal/adapters"
+	"realtime/services/presence/internal/app"
+	"realtime/services/presence/internal/domain"
+	"realtime/services/presence/internal/ports"
+)
+
+// dedupeWindow is how long an event id is remembered to drop redeliveries.
+// The handlers are idempotent anyway (set membership, last position, event
+// times that make stale membership events harmless); dropping duplicates
+// saves repeated fan-out messages. The ids are kept in this process, which
+// is right for the embedded mode; with several instances a shared
+// bus.DedupeStore takes its place.
+const dedupeWindow = 2 * time.Minute
+
+// Service is the presence worker.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	app     *app.App
+	router  *message.Router
+	running chan struct{}
+	started atomic.Bool
+}
+
+// New builds the service on b. It subscribes nothing until Run.
+func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	store := adapters.NewMemoryStore(domain.Settings{DefaultLease: cfg.EdgeTTL})
+	a, err := app.New(app.Config{
+		CountInterval: cfg.CountInterval,
+		EdgeTTL:       cfg.EdgeTTL,
+		SweepInterval: cfg.SweepInterval,
+	}, store, adapters.NewFanoutPublisher(b.Fanout.Publisher()), logger)
+	if err != nil {
+		return nil, err
+	}
+	router, err := b.NewRouter()
+	if err != nil {
+		return nil, fmt.Errorf("presence: router: %w", err)
+	}
+	router.AddMiddleware(bus.Dedupe(bus.NewMemoryDedupe(dedupeWindow)))
+	for _, t := range ports.NewHandlers(a).Triggers() {
+		sub, err := b.Domain.Subscriber(t.Name)
+		if err != nil {
+			return nil, fmt.Errorf("presence: subscriber %s: %w", t.Name, err)
+		}
+		router.AddConsumerHandler(t.Name, t.Topic, sub, t.Handle)
+	}
+	return &Service{cfg: cfg, log: logger, app: a, router: router, running: make(chan struct{})}, nil
+}
+
+// Running is closed once every handler is subscribed: events published
+// after that are handled.
+func (s *Service) Running() <-chan struct{} { return s.running }
+
+// Run handles events and runs the count broadcasts and lease sweeps until
+// ctx ends, and returns after all of it stopped (in-flight events are
+// finished). It returns nil after ctx ends, an error if the service could
+// not start or its handlers stopped on their own. Run may be called once.
+func (s *Service) Run(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("presence: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	routerDone := make(chan error, 1)
+	go func() { routerDone <- s.router.Run(ctx) }()
+	select {
+	case <-s.router.Running():
+	case err := <-routerDone:
+		return fmt.Errorf("presence: router: %w", err)
+	}
+
+	var loop sync.WaitGroup
+	loop.Go(func() { s.app.Run(ctx) })
+	s.log.Info("presence running",
+		"count_interval", s.cfg.CountInterval.String(),
+		"edge_ttl", s.cfg.EdgeTTL.String(),
+		"sweep_interval", s.cfg.SweepInterval.String())
+	close(s.running)
+
+	var err error
+	select {
+	case <-ctx.Done():
+		err = <-routerDone
+	case err = <-routerDone:
+		if err == nil && ctx.Err() == nil {
+			err = errors.New("presence: handlers stopped")
+		}
+	}
+	cancel()
+	loop.Wait()
+	if err != nil {
+		return fmt.Errorf("presence: router: %w", err)
+	}
+	return nil
+}
