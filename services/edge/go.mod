@@ -8,7 +8,11 @@ require (
 	github.com/gobwas/ws v1.5.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/prometheus/client_golang v1.25.0
+	realtime/contracts v0.0.0
 	realtime/pkg v0.0.0
+	realtime/services/chat v0.0.0
+	realtime/services/notify v0.0.0
+	realtime/services/presence v0.0.0
 )
 
 require (
@@ -19,8 +23,15 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace realtime/pkg => ../../pkg
+replace (
+	realtime/contracts => ../../contracts
+	realtime/pkg => ../../pkg
+	realtime/services/chat => ../chat
+	realtime/services/notify => ../notify
+	realtime/services/presence => ../presence
+)

@@ -1,5 +1,7 @@
 // Command edge holds the clients' Socket.IO connections: it authenticates
-// them, keeps their rooms, and serves /health and /metrics.
+// them, keeps their rooms, turns client events into domain events and
+// delivers fan-out messages. In embedded mode (the default) it also runs
+// the presence, chat and notify workers in the same process.
 package main
 
 import (
@@ -12,7 +14,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"realtime/services/edge/internal/config"
-	"realtime/services/edge/internal/service"
+	"realtime/services/edge/internal/embedded"
 )
 
 func main() {
@@ -25,15 +27,12 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	cfg, err := config.Load(env.ToMap(os.Environ()))
+	environ := env.ToMap(os.Environ())
+	cfg, err := config.Load(environ)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).
-		With("service", "edge", "instance", cfg.InstanceID)
-	svc, err := service.New(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx)
+		With("instance", cfg.InstanceID)
+	return embedded.Run(ctx, cfg, environ, log)
 }

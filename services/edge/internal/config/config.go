@@ -41,6 +41,15 @@ type Config struct {
 	CORSOrigins     []string      `env:"CORS_ORIGINS" envSeparator:","`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 
+	// AdminToken enables POST /internal/events (platform events) for
+	// callers presenting it as a Bearer token; empty disables the endpoint.
+	AdminToken string `env:"ADMIN_TOKEN"`
+	// EdgeTTL is the lease presence gives this edge: if no heartbeat comes
+	// within it, the edge's sockets are dropped from every count.
+	EdgeTTL time.Duration `env:"EDGE_TTL" envDefault:"15s"`
+	// HeartbeatInterval is how often the lease is renewed (well below EdgeTTL).
+	HeartbeatInterval time.Duration `env:"HEARTBEAT_INTERVAL" envDefault:"5s"`
+
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 	// InstanceID names this process in logs and, later, in edge leases.
 	// The default is "<hostname>-<pid>" so that several edges on one
@@ -91,10 +100,15 @@ func (c Config) Validate() error {
 		{"PING_TIMEOUT", c.PingTimeout},
 		{"CONNECT_TIMEOUT", c.ConnectTimeout},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+		{"EDGE_TTL", c.EdgeTTL},
+		{"HEARTBEAT_INTERVAL", c.HeartbeatInterval},
 	} {
 		if d.value <= 0 {
 			bad("%s must be a positive duration such as 25s, got %s", d.name, d.value)
 		}
+	}
+	if c.HeartbeatInterval > 0 && c.EdgeTTL > 0 && c.HeartbeatInterval*2 > c.EdgeTTL {
+		bad("HEARTBEAT_INTERVAL (%s) must be at most half of EDGE_TTL (%s), or one late heartbeat drops every count", c.HeartbeatInterval, c.EdgeTTL)
 	}
 	if c.MaxPayload <= 0 {
 		bad("MAX_PAYLOAD must be a positive number of bytes, got %d", c.MaxPayload)
@@ -126,6 +140,8 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("addr", c.Addr()),
 		slog.Bool("jwt_secret_set", c.JWTSecret != ""),
+		slog.Bool("admin_token_set", c.AdminToken != ""),
+		slog.String("edge_ttl", c.EdgeTTL.String()),
 		slog.Bool("jwt_public_key_set", strings.TrimSpace(c.JWTPublicKey) != ""),
 		slog.String("jwt_issuer", c.JWTIssuer),
 		slog.String("jwt_audience", c.JWTAudience),

@@ -18,16 +18,18 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	want := Config{
-		Port:            4100,
-		Host:            "0.0.0.0",
-		AuthRequired:    false,
-		PingInterval:    25 * time.Second,
-		PingTimeout:     20 * time.Second,
-		MaxPayload:      1_000_000,
-		ConnectTimeout:  45 * time.Second,
-		ShutdownTimeout: 10 * time.Second,
-		LogLevel:        slog.LevelInfo,
-		InstanceID:      fmt.Sprintf("%s-%d", host, os.Getpid()),
+		Port:              4100,
+		Host:              "0.0.0.0",
+		AuthRequired:      false,
+		PingInterval:      25 * time.Second,
+		PingTimeout:       20 * time.Second,
+		MaxPayload:        1_000_000,
+		ConnectTimeout:    45 * time.Second,
+		ShutdownTimeout:   10 * time.Second,
+		EdgeTTL:           15 * time.Second,
+		HeartbeatInterval: 5 * time.Second,
+		LogLevel:          slog.LevelInfo,
+		InstanceID:        fmt.Sprintf("%s-%d", host, os.Getpid()),
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -59,7 +61,7 @@ func TestLoad(t *testing.T) {
 					AuthRequired: true, PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond,
 					MaxPayload: 2048, ConnectTimeout: time.Second,
 					CORSOrigins:     []string{"https://a.example", "http://localhost:3000"},
-					ShutdownTimeout: 3 * time.Second, LogLevel: slog.LevelDebug, InstanceID: "edge-7",
+					ShutdownTimeout: 3 * time.Second, EdgeTTL: 15 * time.Second, HeartbeatInterval: 5 * time.Second, LogLevel: slog.LevelDebug, InstanceID: "edge-7",
 				}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("\n got %+v\nwant %+v", c, want)

@@ -20,6 +20,8 @@ type RouterDeps struct {
 	Metrics     http.Handler     // Prometheus exposition
 	Connections func() int64     // open Engine.IO sessions
 	Now         func() time.Time // nil: time.Now
+	// PlatformEvents serves POST /internal/events; nil disables the route.
+	PlatformEvents http.Handler
 }
 
 // NewRouter builds the edge's HTTP routes.
@@ -32,6 +34,9 @@ func NewRouter(d RouterDeps) http.Handler {
 	r.Handle("/socket.io/*", d.Socket)
 	r.Get("/health", health(d.Connections, d.Now))
 	r.Method(http.MethodGet, "/metrics", d.Metrics)
+	if d.PlatformEvents != nil {
+		r.Method(http.MethodPost, "/internal/events", d.PlatformEvents)
+	}
 	return r
 }
 

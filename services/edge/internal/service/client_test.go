@@ -16,6 +16,7 @@ type pollingClient struct {
 	base string // e.g. http://127.0.0.1:1234
 	sid  string
 	http *http.Client
+	buf  []string // packets polled but not yet consumed by receiveEvent
 }
 
 func handshake(t *testing.T, base string) *pollingClient {

@@ -12,9 +12,15 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"realtime/contracts"
 	"realtime/pkg/auth"
+	"realtime/pkg/bus"
 	"realtime/pkg/engineio"
 	"realtime/pkg/socketio"
+	"realtime/services/edge/internal/adapters"
+	"realtime/services/edge/internal/app"
 	"realtime/services/edge/internal/config"
 	"realtime/services/edge/internal/identity"
 	"realtime/services/edge/internal/ports"
@@ -26,15 +32,22 @@ const minHMACSecret = 32
 
 // Service is one edge process: the Socket.IO endpoint plus its HTTP routes.
 type Service struct {
-	cfg     config.Config
-	log     *slog.Logger
-	sockets *socketio.Server
-	handler http.Handler
+	cfg      config.Config
+	log      *slog.Logger
+	sockets  *socketio.Server
+	handler  http.Handler
+	app      *app.App
+	router   *message.Router
+	delivery *adapters.Delivery
 }
 
-// New builds the service from cfg. It starts nothing: Run (or Serve) does.
-// ctx bounds any setup work (none yet; broker connections will need it).
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, error) {
+// dedupeWindow is how many recent fan-out ids an edge remembers to drop
+// redeliveries.
+const dedupeWindow = 8192
+
+// New builds the service from cfg on bus b. It starts nothing: Run (or
+// Serve) does.
+func New(ctx context.Context, cfg config.Config, b *bus.Bus, log *slog.Logger) (*Service, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -58,16 +71,42 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, er
 	})
 	metrics := telemetry.New(sockets.Stats())
 
+	reg, err := contracts.Load()
+	if err != nil {
+		return nil, fmt.Errorf("contracts: %w", err)
+	}
+	uses := app.New(b.Domain.Publisher(), cfg.InstanceID)
+	nsp := sockets.Of("/")
 	authn := identity.NewAuthenticator(verifier, cfg.AuthRequired)
-	ports.NewSocketHandlers(authn, metrics, log.With("component", "sockets")).Register(sockets.Of("/"))
+	ports.NewSocketHandlers(authn, metrics, log.With("component", "sockets")).Register(nsp)
+	ports.NewEventHandlers(uses, reg, log.With("component", "events")).Register(nsp)
 
+	delivery := adapters.NewDelivery(nsp, dedupeWindow, log.With("component", "fanout"))
+	router, err := b.NewRouter()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := b.Fanout.Subscriber("edge." + cfg.InstanceID)
+	if err != nil {
+		return nil, fmt.Errorf("fan-out subscriber: %w", err)
+	}
+	router.AddConsumerHandler("edge.fanout", contracts.TopicFanout, sub, delivery.Handle)
+
+	var platformEvents http.Handler
+	if cfg.AdminToken != "" {
+		platformEvents = ports.PlatformEvents(cfg.AdminToken, reg, uses, log.With("component", "internal-events"))
+	}
 	stats := sockets.Stats()
 	handler := ports.NewRouter(ports.RouterDeps{
-		Socket:      sockets,
-		Metrics:     metrics.Handler(),
-		Connections: stats.Sessions.Load,
+		Socket:         sockets,
+		Metrics:        metrics.Handler(),
+		Connections:    stats.Sessions.Load,
+		PlatformEvents: platformEvents,
 	})
-	return &Service{cfg: cfg, log: log, sockets: sockets, handler: handler}, nil
+	return &Service{
+		cfg: cfg, log: log, sockets: sockets, handler: handler,
+		app: uses, router: router, delivery: delivery,
+	}, nil
 }
 
 // newVerifier returns nil (a nil interface, not a typed nil pointer) when no
@@ -92,6 +131,25 @@ func newVerifier(cfg config.Config, log *slog.Logger) (identity.TokenVerifier, e
 	return v, nil
 }
 
+// heartbeat renews this edge's lease until ctx ends.
+func (s *Service) heartbeat(ctx context.Context) {
+	t := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		hctx, cancel := context.WithTimeout(ctx, s.cfg.HeartbeatInterval)
+		err := s.app.Heartbeat(hctx, s.cfg.EdgeTTL, int(s.sockets.Stats().Sessions.Load()))
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("edge heartbeat not published", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Handler is the service's whole HTTP surface, for httptest servers.
 func (s *Service) Handler() http.Handler { return s.handler }
 
@@ -114,6 +172,33 @@ func (s *Service) Run(ctx context.Context) error {
 // waits for in-flight requests, all bounded by SHUTDOWN_TIMEOUT. It returns
 // nil after a clean shutdown.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	// Fan-out must flow before the first client joins a room.
+	routerCtx, stopRouter := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRouter()
+	routerDone := make(chan error, 1)
+	go func() { routerDone <- s.router.Run(routerCtx) }()
+	select {
+	case <-s.router.Running():
+	case err := <-routerDone:
+		return fmt.Errorf("fan-out router: %w", err)
+	case <-ctx.Done():
+		stopRouter()
+		<-routerDone
+		return nil
+	}
+	heartbeatDone := make(chan struct{})
+	go func() {
+		defer close(heartbeatDone)
+		s.heartbeat(ctx)
+	}()
+	defer func() {
+		<-heartbeatDone
+		stopRouter()
+		if err := <-routerDone; err != nil {
+			s.log.Warn("fan-out router stopped with an error", "error", err)
+		}
+	}()
+
 	srv := &http.Server{
 		Handler: s.handler,
 		// Slow-header clients must not pin connections; long-poll GETs

@@ -23,6 +23,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	"github.com/golang-jwt/jwt/v5"
 
+	"realtime/pkg/bus"
 	"realtime/services/edge/internal/config"
 	"realtime/services/edge/internal/ports"
 )
@@ -50,7 +51,7 @@ func testLogger(t *testing.T) *slog.Logger {
 // startHTTP builds the service and serves its Handler over httptest.
 func startHTTP(t *testing.T, env map[string]string) (*Service, string) {
 	t.Helper()
-	svc, err := New(t.Context(), newTestConfig(t, env), testLogger(t))
+	svc, err := New(t.Context(), newTestConfig(t, env), bus.NewMemory(testLogger(t)), testLogger(t))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -282,7 +283,7 @@ func TestUnknownEvent(t *testing.T) {
 
 func TestNewRejectsBadKey(t *testing.T) {
 	cfg := newTestConfig(t, map[string]string{"JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----"})
-	_, err := New(t.Context(), cfg, testLogger(t))
+	_, err := New(t.Context(), cfg, bus.NewMemory(testLogger(t)), testLogger(t))
 	if err == nil || !strings.Contains(err.Error(), "JWT configuration") {
 		t.Fatalf("New error = %v, want a JWT configuration error", err)
 	}
@@ -295,7 +296,7 @@ func TestRunFailsWhenAddressTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	svc, err := New(t.Context(), newTestConfig(t, map[string]string{"HOST": "127.0.0.1", "PORT": strconv.Itoa(port)}), testLogger(t))
+	svc, err := New(t.Context(), newTestConfig(t, map[string]string{"HOST": "127.0.0.1", "PORT": strconv.Itoa(port)}), bus.NewMemory(testLogger(t)), testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestRunFailsWhenAddressTaken(t *testing.T) {
 
 func TestGracefulShutdown(t *testing.T) {
 	const timeout = 2 * time.Second
-	svc, err := New(t.Context(), newTestConfig(t, map[string]string{"SHUTDOWN_TIMEOUT": timeout.String()}), testLogger(t))
+	svc, err := New(t.Context(), newTestConfig(t, map[string]string{"SHUTDOWN_TIMEOUT": timeout.String()}), bus.NewMemory(testLogger(t)), testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
