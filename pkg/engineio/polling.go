@@ -25,8 +25,12 @@ func writePayload(w http.ResponseWriter, body []byte) {
 // queued packet as one payload.
 func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session) {
 	s.mu.Lock()
-	if s.transport != transportPolling {
+	done := s.checkPongLocked()
+	if s.transport != transportPolling || (s.closed && len(s.queue) == 0) {
 		s.mu.Unlock()
+		if done != nil {
+			done()
+		}
 		srv.fail(w, http.StatusBadRequest, errBadRequest)
 		return
 	}
@@ -56,6 +60,10 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session)
 		case len(s.queue) > 0:
 			batch := s.takeQueueLocked()
 			s.pollWaiting = false
+			if s.closed && s.linger != nil {
+				s.linger.Stop()
+				srv.remove(s) // the final packet is collected
+			}
 			s.mu.Unlock()
 			writePayload(w, encodePayload(batch))
 			srv.stats.PacketsOut.Add(int64(len(batch)))
@@ -104,7 +112,14 @@ func encodePayload(batch []*Message) []byte {
 
 // serveData handles a POST carrying a payload from the client.
 func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session) {
-	if s.Transport() != "polling" {
+	s.mu.Lock()
+	done := s.checkPongLocked()
+	refuse := s.transport != transportPolling || s.closed
+	s.mu.Unlock()
+	if done != nil {
+		done()
+	}
+	if refuse {
 		srv.fail(w, http.StatusBadRequest, errBadRequest)
 		return
 	}

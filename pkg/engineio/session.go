@@ -29,6 +29,10 @@ var (
 	ErrSlowConsumer  = errors.New("engineio: send buffer full")
 )
 
+// lingerTimeout bounds how long a closed polling session waits for the GET
+// that collects its last packet.
+const lingerTimeout = time.Second
+
 // Close reasons reported to Handler.OnClose.
 const (
 	ReasonClientClose    = "client close"
@@ -77,6 +81,8 @@ type Session struct {
 	closeFrame   []byte        // WebSocket close frame to send after the queue
 	heartbeat    *time.Timer
 	awaitingPong bool
+	pongDeadline time.Time   // when an unanswered ping times out
+	linger       *time.Timer // keeps a closed polling session findable for its last GET
 }
 
 // ID returns the session id sent in the handshake.
@@ -198,6 +204,9 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 	if final != nil && s.transport == transportPolling {
 		s.queue = append(s.queue, final)
 	}
+	if final == nil {
+		s.queue = nil // nothing more reaches the client
+	}
 	if s.probeConn != nil {
 		_ = s.probeConn.Close()
 		s.probeConn = nil
@@ -216,7 +225,13 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 	} else {
 		s.wakePoll()
 	}
-	s.srv.remove(s)
+	if s.transport == transportPolling && final == noopMessage && !s.pollWaiting {
+		// The client's next GET (possibly already on its way) collects the
+		// final packet; until then, or lingerTimeout, the sid stays known.
+		s.linger = time.AfterFunc(lingerTimeout, func() { s.srv.remove(s) })
+	} else {
+		s.srv.remove(s)
+	}
 	return func() {
 		s.srv.handler.OnClose(s, reason)
 	}
@@ -246,12 +261,25 @@ func (s *Session) onHeartbeat() {
 		return
 	}
 	s.awaitingPong = true
+	s.pongDeadline = time.Now().Add(s.srv.cfg.PingTimeout)
 	s.heartbeat.Reset(s.srv.cfg.PingTimeout)
 	done, _ := s.sendLocked(pingMessage)
 	s.mu.Unlock()
 	if done != nil {
 		done()
 	}
+}
+
+// checkPongLocked closes the session if its ping went unanswered past the
+// deadline, in case the timer has not run yet: a request arriving after
+// the deadline must find the session closed, however busy the machine.
+// It returns the close callback, or nil.
+func (s *Session) checkPongLocked() func() {
+	if !s.closed && s.awaitingPong && !time.Now().Before(s.pongDeadline) {
+		s.srv.stats.PingTimeouts.Add(1)
+		return s.closeLocked(ReasonPingTimeout, nil)
+	}
+	return nil
 }
 
 func (s *Session) onPong() {

@@ -210,6 +210,10 @@ func appendArgs(dst []byte, event string, args []any, atts [][]byte) ([]byte, []
 			dst = appendJSONString(dst, v)
 		case nil:
 			dst = append(dst, "null"...)
+		case map[string]any, []any:
+			var v2 any
+			v2, atts = deconstruct(v, atts)
+			dst, err = appendMarshal(dst, v2)
 		default:
 			dst, err = appendMarshal(dst, v)
 		}

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -305,26 +306,100 @@ func (e *Event) ack(args []any, atts [][]byte) error {
 	return e.socket.Send(msgs)
 }
 
-// Values returns the arguments, with each top-level binary placeholder
-// replaced by its attachment ([]byte) and every other argument as
-// json.RawMessage: ready to be passed on to Emit.
+// Values returns the arguments ready to be passed on to Emit: an argument
+// without binary data stays json.RawMessage (byte for byte); one that
+// refers to attachments is decoded, with every placeholder, at any depth,
+// replaced by its attachment ([]byte).
 func (e *Event) Values() []any {
 	out := make([]any, len(e.Args))
 	for i, a := range e.Args {
 		out[i] = a
-		if len(e.Attachments) == 0 || firstByte(a) != '{' {
+		if len(e.Attachments) == 0 || !bytes.Contains(a, []byte(`"_placeholder"`)) {
 			continue
 		}
-		var ph struct {
-			Placeholder bool `json:"_placeholder"`
-			Num         *int `json:"num"`
-		}
-		if json.Unmarshal(a, &ph) == nil && ph.Placeholder && ph.Num != nil &&
-			*ph.Num >= 0 && *ph.Num < len(e.Attachments) {
-			out[i] = e.Attachments[*ph.Num]
+		dec := json.NewDecoder(bytes.NewReader(a))
+		dec.UseNumber()
+		var v any
+		if dec.Decode(&v) == nil {
+			if r, ok := reconstruct(v, e.Attachments); ok {
+				out[i] = r
+			}
 		}
 	}
 	return out
+}
+
+// reconstruct replaces attachment placeholders in a decoded JSON value; it
+// reports false for a placeholder that names no attachment.
+func reconstruct(v any, atts [][]byte) (any, bool) {
+	ok := true
+	switch x := v.(type) {
+	case map[string]any:
+		if ph, _ := x["_placeholder"].(bool); ph && len(x) == 2 {
+			n, isNum := x["num"].(json.Number)
+			i, err := n.Int64()
+			if !isNum || err != nil || i < 0 || i >= int64(len(atts)) {
+				return v, false
+			}
+			return atts[i], true
+		}
+		for k, el := range x {
+			var good bool
+			x[k], good = reconstruct(el, atts)
+			ok = ok && good
+		}
+	case []any:
+		for i, el := range x {
+			var good bool
+			x[i], good = reconstruct(el, atts)
+			ok = ok && good
+		}
+	}
+	return v, ok
+}
+
+// deconstruct replaces []byte values inside maps and slices with
+// placeholders, appending the bytes to atts in order.
+func deconstruct(v any, atts [][]byte) (any, [][]byte) {
+	switch x := v.(type) {
+	case []byte:
+		ph := map[string]any{"_placeholder": true, "num": len(atts)}
+		return ph, append(atts, x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, el := range x {
+			out[k], atts = deconstruct(el, atts)
+		}
+		return out, atts
+	case []any:
+		out := make([]any, len(x))
+		for i, el := range x {
+			out[i], atts = deconstruct(el, atts)
+		}
+		return out, atts
+	}
+	return v, atts
+}
+
+// hasBinary reports whether v holds a []byte inside maps and slices.
+func hasBinary(v any) bool {
+	switch x := v.(type) {
+	case []byte:
+		return true
+	case map[string]any:
+		for _, el := range x {
+			if hasBinary(el) {
+				return true
+			}
+		}
+	case []any:
+		for _, el := range x {
+			if hasBinary(el) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func rawArgs(args []json.RawMessage) []any {
@@ -338,20 +413,24 @@ func rawArgs(args []json.RawMessage) []any {
 // encodePacket builds an EVENT or ACK (or their binary variants when there
 // are attachments) as Engine.IO messages: the packet, then each attachment.
 func encodePacket(t PacketType, nsp string, id int64, event string, args []any, atts [][]byte) ([]*engineio.Message, error) {
-	n := len(atts)
+	binary := len(atts) > 0
 	for _, a := range args {
-		if _, ok := a.([]byte); ok {
-			n++
+		if hasBinary(a) {
+			binary = true
+			break
 		}
 	}
-	if n > 0 {
+	if binary {
 		t += PacketBinaryEvent - PacketEvent // EVENT→BINARY_EVENT, ACK→BINARY_ACK
 	}
-	b := appendHeader(make([]byte, 0, 64), t, n, nsp, id)
-	b, atts, err := appendArgs(b, event, args, atts)
+	// The header carries the attachment count, known once the arguments
+	// are encoded: encode them first, then put the header in front.
+	body, atts, err := appendArgs(make([]byte, 0, 64), event, args, atts)
 	if err != nil {
 		return nil, err
 	}
+	b := appendHeader(make([]byte, 0, len(body)+24), t, len(atts), nsp, id)
+	b = append(b, body...)
 	msgs := make([]*engineio.Message, 0, 1+len(atts))
 	msgs = append(msgs, engineio.NewTextMessage(b))
 	for _, a := range atts {
