@@ -62,7 +62,12 @@ func NewSocketServer(cfg engineio.Config) *socketio.Server {
 			return nil
 		})
 		nsp.OnConnect(func(s *socketio.Socket) {
-			_ = s.Emit("auth", s.Data().(json.RawMessage))
+			// The suites' WebSocket client (ws 8.5) drops the second of two
+			// frames that arrive in one TCP read, and they count frames: a
+			// millisecond between the CONNECT reply and this event keeps
+			// them in separate reads. Product code never needs this.
+			auth := s.Data().(json.RawMessage)
+			time.AfterFunc(time.Millisecond, func() { _ = s.Emit("auth", auth) })
 		})
 		nsp.On("message", func(s *socketio.Socket, ev *socketio.Event) {
 			_ = s.EmitRaw("message-back", ev.Args, ev.Attachments)
