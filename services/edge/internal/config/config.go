@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -203,5 +205,10 @@ func defaultInstanceID() string {
 	if err != nil || host == "" {
 		host = "edge"
 	}
-	return fmt.Sprintf("%s-%d", host, os.Getpid())
+	// The random suffix matters in containers, where every restart is pid 1
+	// on the same hostname: a restarted edge must not inherit the lease
+	// (and so the counted sockets) of the one that died.
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }

@@ -29,8 +29,15 @@ func TestLoadDefaults(t *testing.T) {
 		EdgeTTL:           15 * time.Second,
 		HeartbeatInterval: 5 * time.Second,
 		LogLevel:          slog.LevelInfo,
-		InstanceID:        fmt.Sprintf("%s-%d", host, os.Getpid()),
 	}
+	prefix := fmt.Sprintf("%s-%d-", host, os.Getpid())
+	if !strings.HasPrefix(cfg.InstanceID, prefix) || len(cfg.InstanceID) != len(prefix)+6 {
+		t.Errorf("InstanceID %q, want %s<6 hex>", cfg.InstanceID, prefix)
+	}
+	if other, _ := Load(map[string]string{}); other.InstanceID == cfg.InstanceID {
+		t.Errorf("two loads share the instance id %q", cfg.InstanceID)
+	}
+	want.InstanceID = cfg.InstanceID
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
 	}
