@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
 )
 
 // DedupeStore remembers the ids of handled messages for a while. The
@@ -82,4 +83,28 @@ func (d *MemoryDedupe) Mark(_ context.Context, id string) error {
 	}
 	d.ids[id] = now
 	return nil
+}
+
+// RedisDedupe is a DedupeStore shared by every instance of a service:
+// one key per handled id, expiring after the window.
+type RedisDedupe struct {
+	client redis.UniversalClient
+	prefix string
+	window time.Duration
+}
+
+// NewRedisDedupe keeps ids under prefix (such as "dedupe:chat:") for window.
+func NewRedisDedupe(client redis.UniversalClient, prefix string, window time.Duration) *RedisDedupe {
+	return &RedisDedupe{client: client, prefix: prefix, window: window}
+}
+
+// Seen implements DedupeStore.
+func (d *RedisDedupe) Seen(ctx context.Context, id string) (bool, error) {
+	n, err := d.client.Exists(ctx, d.prefix+id).Result()
+	return n == 1, err
+}
+
+// Mark implements DedupeStore.
+func (d *RedisDedupe) Mark(ctx context.Context, id string) error {
+	return d.client.Set(ctx, d.prefix+id, 1, d.window).Err()
 }

@@ -1,0 +1,84 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Transports selectable with BUS.
+const (
+	TransportMemory      = "memory"      // embedded: everything in one process
+	TransportDistributed = "distributed" // Kafka for domain events, Redis Streams for fan-out
+)
+
+// Config chooses and configures the bus of a process.
+type Config struct {
+	Transport string `env:"BUS" envDefault:"memory"`
+	// KafkaBrokers is a comma-separated list of host:port.
+	KafkaBrokers []string `env:"KAFKA_BROKERS" envSeparator:"," envDefault:"127.0.0.1:9092"`
+	// KafkaPartitions is the partition count of the topics this service
+	// creates (partition keys keep per-video and per-user order).
+	KafkaPartitions int32 `env:"KAFKA_PARTITIONS" envDefault:"4"`
+	// RedisAddr is the Redis that carries the fan-out streams (and state).
+	RedisAddr string `env:"REDIS_ADDR" envDefault:"127.0.0.1:6379"`
+	// FanoutMaxLen bounds the fan-out stream (approximate MAXLEN).
+	FanoutMaxLen int64 `env:"FANOUT_MAXLEN" envDefault:"100000"`
+	// GroupPrefix prefixes Kafka consumer groups, so two deployments can
+	// share a cluster.
+	GroupPrefix string `env:"CONSUMER_GROUP_PREFIX" envDefault:"realtime"`
+}
+
+// LoadConfig reads the bus settings from environ (nil: the process
+// environment).
+func LoadConfig(environ map[string]string) (Config, error) {
+	if environ == nil {
+		environ = env.ToMap(os.Environ())
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return Config{}, fmt.Errorf("bus config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every bad setting, naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.Transport {
+	case TransportMemory:
+	case TransportDistributed:
+		if len(c.KafkaBrokers) == 0 || strings.TrimSpace(c.KafkaBrokers[0]) == "" {
+			errs = append(errs, errors.New("KAFKA_BROKERS must list at least one host:port"))
+		}
+		if c.KafkaPartitions < 1 {
+			errs = append(errs, fmt.Errorf("KAFKA_PARTITIONS must be at least 1, got %d", c.KafkaPartitions))
+		}
+		if strings.TrimSpace(c.RedisAddr) == "" {
+			errs = append(errs, errors.New("REDIS_ADDR must not be empty"))
+		}
+		if c.FanoutMaxLen < 1000 {
+			errs = append(errs, fmt.Errorf("FANOUT_MAXLEN must be at least 1000, got %d", c.FanoutMaxLen))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("BUS must be %q or %q, got %q", TransportMemory, TransportDistributed, c.Transport))
+	}
+	return errors.Join(errs...)
+}
+
+// Open builds the bus that cfg names. In distributed mode it connects to
+// Kafka and Redis and creates the topics; ctx bounds that setup.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Bus, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Transport == TransportMemory {
+		return NewMemory(logger), nil
+	}
+	return openDistributed(ctx, cfg, logger)
+}
