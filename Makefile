@@ -27,13 +27,24 @@ run: ## run the whole service on :4100 (embedded mode, no brokers needed)
 conformance-server: ## run the protocol test-suite server on PORT (default 3000)
 	$(GO) run ./pkg/conformance/cmd/conformance-server
 
+# The real brokers the integration tests run against (started by `make brokers`).
+BROKER_ENV := $(shell deployments/brokers.sh env 2>/dev/null | tr '\n' ' ')
+
 .PHONY: test
-test: deps vet test-go fuzz test-e2e ## install what the tests need, then run every test
+test: deps brokers vet test-go fuzz test-e2e ## install what the tests need, start real Kafka and Redis, run every test
 	@echo "make test: all suites passed"
 
 .PHONY: deps
 deps: ## install test dependencies (idempotent)
 	cd $(E2E_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+.PHONY: brokers
+brokers: ## install (once) and start a real Kafka (KRaft) and Redis on loopback
+	deployments/brokers.sh up
+
+.PHONY: brokers-down
+brokers-down: ## stop the brokers started by `make brokers`
+	deployments/brokers.sh down
 
 .PHONY: vet
 vet: ## gofmt and go vet
@@ -41,8 +52,8 @@ vet: ## gofmt and go vet
 	$(GO) vet $(GO_PKGS)
 
 .PHONY: test-go
-test-go: ## Go unit, component and protocol-suite tests
-	$(GO) test -race -count=1 -timeout 10m $(GO_PKGS)
+test-go: ## Go unit, component, protocol-suite and broker integration tests
+	$(BROKER_ENV) $(GO) test -race -count=1 -timeout 10m $(GO_PKGS)
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each
