@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
-	"github.com/caarlos0/env/v11"
+	"realtime/pkg/envconfig"
 )
 
 // Transports selectable with BUS.
@@ -37,11 +36,8 @@ type Config struct {
 // LoadConfig reads the bus settings from environ (nil: the process
 // environment).
 func LoadConfig(environ map[string]string) (Config, error) {
-	if environ == nil {
-		environ = env.ToMap(os.Environ())
-	}
 	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+	if err := envconfig.Parse(environ, &c); err != nil {
 		return Config{}, fmt.Errorf("bus config: %w", err)
 	}
 	return c, c.Validate()

@@ -11,12 +11,11 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
+	"realtime/pkg/envconfig"
 )
 
 // Config is every setting of one edge process.
@@ -64,13 +63,7 @@ type Config struct {
 // together so an operator fixes them in one go.
 func Load(environ map[string]string) (Config, error) {
 	var cfg Config
-	err := env.ParseWithOptions(&cfg, env.Options{
-		Environment: environ,
-		FuncMap: map[reflect.Type]env.ParserFunc{
-			reflect.TypeOf(time.Duration(0)): parseDuration,
-		},
-	})
-	if err != nil {
+	if err := envconfig.Parse(environ, &cfg); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	if cfg.InstanceID == "" {
@@ -157,21 +150,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("instance_id", c.InstanceID),
 	)
-}
-
-// parseDuration accepts Go durations ("25s") and, for compatibility with the
-// Node service's settings (socket.io takes milliseconds), bare integers as
-// milliseconds ("25000").
-func parseDuration(v string) (any, error) {
-	v = strings.TrimSpace(v)
-	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(ms) * time.Millisecond, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a duration (use e.g. 25s, 1m30s, or milliseconds)", v)
-	}
-	return d, nil
 }
 
 // normalizeOrigins trims what people type around list items, and the

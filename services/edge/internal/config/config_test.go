@@ -159,7 +159,7 @@ func TestLoadRejects(t *testing.T) {
 	}{
 		{name: "port zero", env: map[string]string{"PORT": "0"}, want: []string{"PORT must be between 1 and 65535, got 0"}},
 		{name: "port too big", env: map[string]string{"PORT": "70000"}, want: []string{"PORT must be between 1 and 65535"}},
-		{name: "port not a number", env: map[string]string{"PORT": "http"}, want: []string{"config:", "Port"}},
+		{name: "port not a number", env: map[string]string{"PORT": "http"}, want: []string{"config:", "PORT"}},
 		{name: "blank host", env: map[string]string{"HOST": "  "}, want: []string{"HOST must not be empty"}},
 		{name: "zero ping interval", env: map[string]string{"PING_INTERVAL": "0s"}, want: []string{"PING_INTERVAL must be a positive duration"}},
 		{name: "negative ping timeout", env: map[string]string{"PING_TIMEOUT": "-1s"}, want: []string{"PING_TIMEOUT must be a positive duration"}},
@@ -167,7 +167,7 @@ func TestLoadRejects(t *testing.T) {
 		{name: "zero shutdown timeout", env: map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, want: []string{"SHUTDOWN_TIMEOUT must be a positive duration"}},
 		{name: "duration garbage", env: map[string]string{"PING_INTERVAL": "soon"}, want: []string{`"soon" is not a duration`}},
 		{name: "zero max payload", env: map[string]string{"MAX_PAYLOAD": "0"}, want: []string{"MAX_PAYLOAD must be a positive number of bytes"}},
-		{name: "bad bool", env: map[string]string{"AUTH_REQUIRED": "yes please"}, want: []string{"AuthRequired"}},
+		{name: "bad bool", env: map[string]string{"AUTH_REQUIRED": "yes please"}, want: []string{"AUTH_REQUIRED"}},
 		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "verbose"}, want: []string{"LogLevel", "verbose"}},
 		{name: "auth required without keys", env: map[string]string{"AUTH_REQUIRED": "true"}, want: []string{"AUTH_REQUIRED=true needs JWT_SECRET or JWT_PUBLIC_KEY"}},
 		{name: "issuer without keys", env: map[string]string{"JWT_ISSUER": "auth"}, want: []string{"JWT_ISSUER/JWT_AUDIENCE are set"}},
