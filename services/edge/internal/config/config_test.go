@@ -168,7 +168,7 @@ func TestLoadRejects(t *testing.T) {
 		{name: "duration garbage", env: map[string]string{"PING_INTERVAL": "soon"}, want: []string{`"soon" is not a duration`}},
 		{name: "zero max payload", env: map[string]string{"MAX_PAYLOAD": "0"}, want: []string{"MAX_PAYLOAD must be a positive number of bytes"}},
 		{name: "bad bool", env: map[string]string{"AUTH_REQUIRED": "yes please"}, want: []string{"AUTH_REQUIRED"}},
-		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "verbose"}, want: []string{"LogLevel", "verbose"}},
+		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "verbose"}, want: []string{"LOG_LEVEL", "verbose"}},
 		{name: "auth required without keys", env: map[string]string{"AUTH_REQUIRED": "true"}, want: []string{"AUTH_REQUIRED=true needs JWT_SECRET or JWT_PUBLIC_KEY"}},
 		{name: "issuer without keys", env: map[string]string{"JWT_ISSUER": "auth"}, want: []string{"JWT_ISSUER/JWT_AUDIENCE are set"}},
 		{name: "origin with path", env: map[string]string{"CORS_ORIGINS": "https://a.example/app"}, want: []string{`CORS_ORIGINS: "https://a.example/app" is not an origin`}},
