@@ -68,10 +68,12 @@ func (b *Bus) NewRouter() (*message.Router, error) {
 	r.AddMiddleware(
 		middleware.CorrelationID,
 		poison,
+		// About 7 s of retries in all: long enough to ride out a broker or
+		// state-store restart, short enough not to stall a partition for long.
 		middleware.Retry{
-			MaxRetries:      3,
-			InitialInterval: 20 * time.Millisecond,
-			MaxInterval:     time.Second,
+			MaxRetries:      8,
+			InitialInterval: 50 * time.Millisecond,
+			MaxInterval:     2 * time.Second,
 			Multiplier:      2,
 			Logger:          b.Logger,
 			ShouldRetry:     func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },

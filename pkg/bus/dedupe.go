@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -19,13 +20,32 @@ type DedupeStore interface {
 	Mark(ctx context.Context, id string) error
 }
 
+// DedupeOption configures Dedupe.
+type DedupeOption func(*dedupeOptions)
+
+type dedupeOptions struct{ log *slog.Logger }
+
+// DedupeLogger receives the marks that failed (the message was handled,
+// but a redelivery would not be recognised).
+func DedupeLogger(l *slog.Logger) DedupeOption { return func(o *dedupeOptions) { o.log = l } }
+
 // Dedupe returns a handler middleware that acknowledges and drops a
 // message whose UUID (the event id) was already handled. An id is marked
 // only after the handler succeeded, so a failed attempt is retried (and
-// finally parked) rather than mistaken for a duplicate.
-func Dedupe(store DedupeStore) message.HandlerMiddleware {
+// finally parked) rather than mistaken for a duplicate. A message without
+// an id (a record produced outside Watermill) is never a duplicate. A
+// failed mark is logged, not returned: the work is done, and a retry would
+// only repeat it.
+func Dedupe(store DedupeStore, opts ...DedupeOption) message.HandlerMiddleware {
+	o := dedupeOptions{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
+			if msg.UUID == "" {
+				return h(msg)
+			}
 			ctx := msg.Context()
 			if seen, err := store.Seen(ctx, msg.UUID); err != nil {
 				return nil, err
@@ -36,7 +56,10 @@ func Dedupe(store DedupeStore) message.HandlerMiddleware {
 			if err != nil {
 				return out, err
 			}
-			return out, store.Mark(ctx, msg.UUID)
+			if err := store.Mark(ctx, msg.UUID); err != nil {
+				o.log.Warn("dedupe: handled message not recorded; a redelivery would be handled again", "uuid", msg.UUID, "error", err)
+			}
+			return out, nil
 		}
 	}
 }

@@ -1,8 +1,9 @@
-// Command chat runs the chat worker on its own. For now it uses the
-// in-memory bus (nothing else can reach it); with the distributed
-// transports it will consume realtime.chat from Kafka and publish to the
-// Redis fan-out stream. In embedded mode the edge runs the same service
-// in-process.
+// Command chat runs the chat worker on its own. With BUS=distributed it
+// consumes realtime.chat from Kafka, publishes to the Redis fan-out stream
+// and keeps its state (rate limits, handled event ids) in the same Redis,
+// so any number of instances can run side by side. With BUS=memory (the
+// default) nothing else can reach it; the edge runs the same service
+// in-process in embedded mode.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/redis/go-redis/v9"
 
 	"realtime/pkg/bus"
 	"realtime/services/chat/service"
@@ -29,13 +31,27 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := service.LoadConfig(env.ToMap(os.Environ()))
+	environ := env.ToMap(os.Environ())
+	cfg, err := service.LoadConfig(environ)
 	if err != nil {
 		return err
 	}
-	b := bus.NewMemory(log.With("component", "bus"))
+	busCfg, err := bus.LoadConfig(environ)
+	if err != nil {
+		return err
+	}
+	b, err := bus.Open(ctx, busCfg, log.With("component", "bus"))
+	if err != nil {
+		return err
+	}
 	defer b.Close()
-	svc, err := service.New(cfg, b, log)
+	var opts []service.Option
+	if busCfg.Transport == bus.TransportDistributed {
+		rdb := redis.NewClient(&redis.Options{Addr: busCfg.RedisAddr})
+		defer rdb.Close()
+		opts = append(opts, service.WithRedis(rdb))
+	}
+	svc, err := service.New(cfg, b, log, opts...)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
-// Command notify runs the notify worker alone. For now it runs on the
-// embedded in-memory bus; the edge runs the same worker in-process in
-// embedded mode (see service.New).
+// Command notify runs the notify worker alone. With BUS=distributed it
+// consumes realtime.user and platform.events from Kafka, publishes to the
+// Redis fan-out stream and keeps its state (subscriptions, read receipts,
+// handled event ids) in the same Redis, so any number of instances can run
+// side by side. With BUS=memory (the default) nothing else can reach it;
+// the edge runs the same worker in-process in embedded mode.
 package main
 
 import (
@@ -11,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/redis/go-redis/v9"
 
 	"realtime/pkg/bus"
 	"realtime/services/notify/service"
@@ -26,14 +30,28 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	cfg, err := service.LoadConfig(env.ToMap(os.Environ()))
+	environ := env.ToMap(os.Environ())
+	cfg, err := service.LoadConfig(environ)
+	if err != nil {
+		return err
+	}
+	busCfg, err := bus.LoadConfig(environ)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "notify")
-	b := bus.NewMemory(log)
+	b, err := bus.Open(ctx, busCfg, log.With("component", "bus"))
+	if err != nil {
+		return err
+	}
 	defer b.Close()
-	svc, err := service.New(cfg, b, log)
+	var opts []service.Option
+	if busCfg.Transport == bus.TransportDistributed {
+		rdb := redis.NewClient(&redis.Options{Addr: busCfg.RedisAddr})
+		defer rdb.Close()
+		opts = append(opts, service.WithRedis(rdb))
+	}
+	svc, err := service.New(cfg, b, log, opts...)
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,9 @@ type received struct {
 	invalid error
 }
 
-func start(t *testing.T, newBus func(*slog.Logger) *bus.Bus, environ map[string]string) *harness {
+// start runs a chat worker, built with opts, on a new bus from newBus and
+// the settings in environ; it is stopped when t ends.
+func start(t *testing.T, newBus func(*slog.Logger) *bus.Bus, environ map[string]string, opts ...service.Option) *harness {
 	t.Helper()
 	log := testLogger()
 	reg, err := contracts.Load()
@@ -123,7 +125,7 @@ func start(t *testing.T, newBus func(*slog.Logger) *bus.Bus, environ map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(cfg, b, log)
+	svc, err := service.New(cfg, b, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
 
 	"realtime/contracts"
 	"realtime/pkg/bus"
 	"realtime/services/chat/internal/adapters/fanout"
 	"realtime/services/chat/internal/adapters/memory"
+	"realtime/services/chat/internal/adapters/redisstore"
 	"realtime/services/chat/internal/app"
 	"realtime/services/chat/internal/domain"
 	"realtime/services/chat/internal/ports"
@@ -35,6 +37,34 @@ const DedupeRetention = 10 * time.Minute
 // rateWindow is the rate limit's window: CHAT_RATE_PER_MIN is per minute.
 const rateWindow = time.Minute
 
+// DefaultKeyPrefix prefixes every Redis key of the chat worker.
+const DefaultKeyPrefix = "chat:"
+
+// Option changes how New builds the worker.
+type Option func(*options)
+
+type options struct {
+	redis  redis.UniversalClient
+	prefix string
+}
+
+// WithRedis keeps the worker's state in Redis instead of process memory:
+// the rate-limit windows (<prefix>rate:<userId>) and the handled event ids
+// (<prefix>processed:<eventId>), shared by every chat instance on the same
+// Redis and prefix. Required as soon as more than one chat instance runs: a
+// user's messages to different videos land on different partitions, so on
+// different instances. The caller owns client and closes it after Run
+// returned. A nil client keeps the memory stores.
+func WithRedis(client redis.UniversalClient) Option {
+	return func(o *options) { o.redis = client }
+}
+
+// WithKeyPrefix replaces DefaultKeyPrefix, so that two deployments (or two
+// tests) can share one Redis. It matters only with WithRedis.
+func WithKeyPrefix(prefix string) Option {
+	return func(o *options) { o.prefix = prefix }
+}
+
 // Service is one chat worker instance.
 type Service struct {
 	router  *message.Router
@@ -42,8 +72,10 @@ type Service struct {
 	started atomic.Bool
 }
 
-// New wires a chat worker on b. It subscribes nothing yet: Run does.
-func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
+// New wires a chat worker on b. It subscribes nothing yet: Run does. Its
+// state is in process memory, right for one instance (embedded mode),
+// unless WithRedis is given.
+func New(cfg Config, b *bus.Bus, logger *slog.Logger, opts ...Option) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -63,16 +95,29 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("chat: subscriber: %w", err)
 	}
 
-	// In-memory stores: right for one chat instance (embedded mode). With
-	// several instances the rate limit must be shared: the Redis stores
-	// come with the distributed transports and are chosen here, from cfg.
-	limiter := memory.NewRateLimiter(domain.RateLimit{Max: cfg.RatePerMin, Window: rateWindow})
-	processed := memory.NewProcessedEvents(DedupeRetention)
+	o := options{prefix: DefaultKeyPrefix}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	rule := domain.RateLimit{Max: cfg.RatePerMin, Window: rateWindow}
+	var (
+		limiter   app.RateLimiter
+		processed ports.ProcessedEvents
+		state     = "memory"
+	)
+	if o.redis != nil {
+		limiter = redisstore.NewRateLimiter(o.redis, o.prefix, rule)
+		processed = redisstore.NewProcessedEvents(o.redis, o.prefix, DedupeRetention)
+		state = "redis"
+	} else {
+		limiter = memory.NewRateLimiter(rule)
+		processed = memory.NewProcessedEvents(DedupeRetention)
+	}
 
 	application := app.New(limiter, fanout.NewPublisher(b.Fanout.Publisher()), time.Now, cfg.MaxLength)
 	ports.NewEvents(application, reg, processed, time.Now, logger).Register(router, sub)
 
-	logger.Info("chat worker configured", "config", cfg)
+	logger.Info("chat worker configured", "config", cfg, "state", state)
 	return &Service{router: router, log: logger}, nil
 }
 

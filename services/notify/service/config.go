@@ -21,6 +21,11 @@ type Config struct {
 	// or rebalance within seconds; the window bounds the memory the ids
 	// take (one entry per event).
 	DedupeWindow time.Duration `env:"NOTIFY_DEDUPE_WINDOW" envDefault:"2m"`
+	// ReadTTL is how long a read receipt is kept in Redis (distributed
+	// mode) after it was marked, so that receipts cannot grow without
+	// bound; a user's receipts expire together ReadTTL after the user's
+	// last one. The in-memory store keeps them for the process's life.
+	ReadTTL time.Duration `env:"NOTIFY_READ_TTL" envDefault:"720h"`
 	// LogLevel is the level of the standalone process's logs. When another
 	// process embeds the worker it passes its own logger.
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
@@ -52,6 +57,9 @@ func (c Config) Validate() error {
 	if c.DedupeWindow < time.Millisecond {
 		errs = append(errs, fmt.Errorf("NOTIFY_DEDUPE_WINDOW must be at least 1ms, got %s", c.DedupeWindow))
 	}
+	if c.ReadTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("NOTIFY_READ_TTL must be at least 1m, got %s", c.ReadTTL))
+	}
 	return errors.Join(errs...)
 }
 
@@ -60,6 +68,7 @@ func (c Config) Validate() error {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("dedupe_window", c.DedupeWindow.String()),
+		slog.String("read_ttl", c.ReadTTL.String()),
 		slog.String("log_level", c.LogLevel.String()),
 	)
 }

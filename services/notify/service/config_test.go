@@ -15,6 +15,7 @@ func TestLoadConfig(t *testing.T) {
 		env     map[string]string
 		window  time.Duration
 		level   slog.Level
+		readTTL time.Duration // 0: the default, 30 days
 		wantErr string
 	}{
 		{name: "defaults", env: nil, window: 2 * time.Minute, level: slog.LevelInfo},
@@ -25,6 +26,9 @@ func TestLoadConfig(t *testing.T) {
 		{name: "zero", env: map[string]string{"NOTIFY_DEDUPE_WINDOW": "0"}, wantErr: "NOTIFY_DEDUPE_WINDOW"},
 		{name: "negative", env: map[string]string{"NOTIFY_DEDUPE_WINDOW": "-1s"}, wantErr: "NOTIFY_DEDUPE_WINDOW"},
 		{name: "bad level", env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: "LOG_LEVEL"},
+		{name: "read ttl", env: map[string]string{"NOTIFY_READ_TTL": "48h"}, window: 2 * time.Minute, readTTL: 48 * time.Hour},
+		{name: "read ttl too short", env: map[string]string{"NOTIFY_READ_TTL": "30s"}, wantErr: "NOTIFY_READ_TTL"},
+		{name: "read ttl not a duration", env: map[string]string{"NOTIFY_READ_TTL": "forever"}, wantErr: "NOTIFY_READ_TTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +42,10 @@ func TestLoadConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.DedupeWindow != tt.window || cfg.LogLevel != tt.level {
+			if tt.readTTL == 0 {
+				tt.readTTL = 30 * 24 * time.Hour
+			}
+			if cfg.DedupeWindow != tt.window || cfg.LogLevel != tt.level || cfg.ReadTTL != tt.readTTL {
 				t.Errorf("cfg = %+v", cfg)
 			}
 		})

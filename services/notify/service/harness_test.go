@@ -40,7 +40,9 @@ type harness struct {
 	recorder *publishRecorder
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness starts a worker, built with opts, on a bus of its own; it is
+// stopped when t ends.
+func newHarness(t *testing.T, opts ...service.Option) *harness {
 	t.Helper()
 	reg, err := contracts.Load()
 	if err != nil {
@@ -71,7 +73,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.svc, err = service.New(cfg, h.bus, log)
+	h.svc, err = service.New(cfg, h.bus, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
 
 	"realtime/contracts"
 	"realtime/pkg/bus"
@@ -22,10 +23,39 @@ import (
 	"realtime/services/notify/internal/ports"
 )
 
+// DefaultKeyPrefix prefixes every Redis key of the notify worker.
+const DefaultKeyPrefix = "notify:"
+
+// Option changes how New builds the worker.
+type Option func(*options)
+
+type options struct {
+	redis  redis.UniversalClient
+	prefix string
+}
+
+// WithRedis keeps the worker's state in Redis instead of process memory,
+// shared by every notify instance on the same Redis and prefix: channel
+// subscriptions (<prefix>subs:<userId>), read receipts
+// (<prefix>read:<userId>, kept NOTIFY_READ_TTL) and the ids of handled
+// events (<prefix>dedupe:<handler>:<eventId>, kept NOTIFY_DEDUPE_WINDOW).
+// The caller owns client and closes it after Run returned. A nil client
+// keeps the memory stores.
+func WithRedis(client redis.UniversalClient) Option {
+	return func(o *options) { o.redis = client }
+}
+
+// WithKeyPrefix replaces DefaultKeyPrefix, so that two deployments (or two
+// tests) can share one Redis. It matters only with WithRedis.
+func WithKeyPrefix(prefix string) Option {
+	return func(o *options) { o.prefix = prefix }
+}
+
 // Service is one notify worker: a Watermill router with one handler per
 // trigger (realtime.user, platform.events), publishing to realtime.fanout.
 type Service struct {
 	cfg     Config
+	state   string // where the state is: memory or redis
 	log     *slog.Logger
 	router  *message.Router
 	app     *app.Application
@@ -33,8 +63,10 @@ type Service struct {
 }
 
 // New builds the worker on b. It subscribes to nothing yet: Run does.
-// logger is used as given; the caller tags it (service=notify).
-func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
+// logger is used as given; the caller tags it (service=notify). Its state
+// is in process memory, right for one instance (embedded mode), unless
+// WithRedis is given.
+func New(cfg Config, b *bus.Bus, logger *slog.Logger, opts ...Option) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -45,8 +77,22 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: load contracts: %w", err)
 	}
+	o := options{prefix: DefaultKeyPrefix}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var (
+		store     app.Store = adapters.NewMemoryStore()
+		newDedupe           = func(string) bus.DedupeStore { return bus.NewMemoryDedupe(cfg.DedupeWindow) }
+	)
+	if o.redis != nil {
+		store = adapters.NewRedisStore(o.redis, o.prefix, cfg.ReadTTL)
+		newDedupe = func(handler string) bus.DedupeStore {
+			return bus.NewRedisDedupe(o.redis, o.prefix+"dedupe:"+handler+":", cfg.DedupeWindow)
+		}
+	}
 	application := app.New(
-		adapters.NewMemoryStore(),
+		store,
 		adapters.NewFanoutPublisher(b.Fanout.Publisher()),
 		bus.NewID,
 	)
@@ -55,10 +101,14 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: router: %w", err)
 	}
-	if err := ports.NewHandlers(application, reg, logger, metrics).Register(router, b, cfg.DedupeWindow); err != nil {
+	if err := ports.NewHandlers(application, reg, logger, metrics).Register(router, b, newDedupe); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	return &Service{cfg: cfg, log: logger, router: router, app: application, metrics: metrics}, nil
+	state := "memory"
+	if o.redis != nil {
+		state = "redis"
+	}
+	return &Service{cfg: cfg, state: state, log: logger, router: router, app: application, metrics: metrics}, nil
 }
 
 // Run subscribes the handlers and handles events until ctx is done, then
@@ -67,7 +117,7 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
 // subscriptions end before ctx does (the bus was closed under it). Run may
 // be called once.
 func (s *Service) Run(ctx context.Context) error {
-	s.log.Info("notify starting", "config", s.cfg)
+	s.log.Info("notify starting", "config", s.cfg, "state", s.state)
 	if err := s.router.Run(ctx); err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}

@@ -1,7 +1,7 @@
-// Package service wires the presence worker: the in-memory store, the
-// fan-out publisher, the use cases and one Watermill handler per trigger
-// topic. The same wiring serves the standalone binary, the edge's embedded
-// mode and the component tests.
+// Package service wires the presence worker: the state store (in memory,
+// or in Redis with WithRedis), the fan-out publisher, the use cases and one
+// Watermill handler per trigger topic. The same wiring serves the
+// standalone binary, the edge's embedded mode and the component tests.
 package service
 
 import (
@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
 
 	"realtime/pkg/bus"
 	"realtime/services/presence/internal/adapters"
+	"realtime/services/presence/internal/adapters/redisstore"
 	"realtime/services/presence/internal/app"
 	"realtime/services/presence/internal/domain"
 	"realtime/services/presence/internal/ports"
@@ -25,31 +27,76 @@ import (
 // dedupeWindow is how long an event id is remembered to drop redeliveries.
 // The handlers are idempotent anyway (set membership, last position, event
 // times that make stale membership events harmless); dropping duplicates
-// saves repeated fan-out messages. The ids are kept in this process, which
-// is right for the embedded mode; with several instances a shared
-// bus.DedupeStore takes its place.
+// saves repeated fan-out messages. The ids are kept in this process, or in
+// Redis, shared by every instance, with WithRedis.
 const dedupeWindow = 2 * time.Minute
 
 // Service is the presence worker.
 type Service struct {
 	cfg     Config
 	log     *slog.Logger
+	state   string // where the state lives: memory or redis
 	app     *app.App
 	router  *message.Router
 	running chan struct{}
 	started atomic.Bool
 }
 
-// New builds the service on b. It subscribes nothing until Run.
-func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
+// Option changes how New wires the service.
+type Option func(*options)
+
+type options struct {
+	redis  redis.UniversalClient
+	prefix string
+}
+
+// WithRedis keeps the presence state (memberships, counts, edge leases,
+// positions) in Redis under the keys "presence:*", and the handled event
+// ids under "dedupe:presence:*", so that every presence instance shares
+// them and a restarted one goes on with the same counts. The caller owns
+// client and closes it after Run returned.
+func WithRedis(client redis.UniversalClient) Option {
+	return func(o *options) { o.redis = client }
+}
+
+// WithKeyPrefix puts every Redis key of WithRedis under prefix as well
+// (prefix + "presence:..."), for two deployments or test runs that share
+// one Redis. On Redis Cluster it must carry a hash tag, such as "{rt}:",
+// so that each script's keys share one slot.
+func WithKeyPrefix(prefix string) Option {
+	return func(o *options) { o.prefix = prefix }
+}
+
+// New builds the service on b. It subscribes nothing until Run. Without
+// options the state lives in this process (embedded mode).
+func New(cfg Config, b *bus.Bus, logger *slog.Logger, opts ...Option) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store := adapters.NewMemoryStore(domain.Settings{DefaultLease: cfg.EdgeTTL})
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	settings := domain.Settings{DefaultLease: cfg.EdgeTTL}
+	var (
+		store  app.Store
+		dedupe bus.DedupeStore
+		state  string
+	)
+	if o.redis != nil {
+		store = redisstore.New(o.redis, o.prefix+"presence:", settings)
+		dedupe = bus.NewRedisDedupe(o.redis, o.prefix+"dedupe:presence:", dedupeWindow)
+		state = "redis"
+	} else {
+		store = adapters.NewMemoryStore(settings)
+		dedupe = bus.NewMemoryDedupe(dedupeWindow)
+		state = "memory"
+	}
 	a, err := app.New(app.Config{
 		CountInterval: cfg.CountInterval,
 		EdgeTTL:       cfg.EdgeTTL,
 		SweepInterval: cfg.SweepInterval,
+		Shared:        o.redis != nil,
 	}, store, adapters.NewFanoutPublisher(b.Fanout.Publisher()), logger)
 	if err != nil {
 		return nil, err
@@ -58,7 +105,7 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("presence: router: %w", err)
 	}
-	router.AddMiddleware(bus.Dedupe(bus.NewMemoryDedupe(dedupeWindow)))
+	router.AddMiddleware(bus.Dedupe(dedupe))
 	for _, t := range ports.NewHandlers(a).Triggers() {
 		sub, err := b.Domain.Subscriber(t.Name)
 		if err != nil {
@@ -66,7 +113,7 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger) (*Service, error) {
 		}
 		router.AddConsumerHandler(t.Name, t.Topic, sub, t.Handle)
 	}
-	return &Service{cfg: cfg, log: logger, app: a, router: router, running: make(chan struct{})}, nil
+	return &Service{cfg: cfg, log: logger, state: state, app: a, router: router, running: make(chan struct{})}, nil
 }
 
 // Running is closed once every handler is subscribed: events published
@@ -95,6 +142,7 @@ func (s *Service) Run(ctx context.Context) error {
 	var loop sync.WaitGroup
 	loop.Go(func() { s.app.Run(ctx) })
 	s.log.Info("presence running",
+		"state", s.state,
 		"count_interval", s.cfg.CountInterval.String(),
 		"edge_ttl", s.cfg.EdgeTTL.String(),
 		"sweep_interval", s.cfg.SweepInterval.String())

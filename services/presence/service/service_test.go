@@ -32,7 +32,9 @@ type harness struct {
 	t   *testing.T
 	bus *bus.Bus
 	reg *contracts.Registry
-	seq atomic.Int64
+	// stop ends the service and waits for it; the test's cleanup calls it
+	// too.
+	stop func()
 
 	ackMu   sync.Mutex
 	acks    map[string]int // acknowledgements by presence, per message id
@@ -58,7 +60,13 @@ func testConfig() service.Config {
 	}
 }
 
-func start(t *testing.T, cfg service.Config) *harness {
+// seq makes event times increase across every harness of a test binary,
+// so that a restarted service never sees a new event as older than one
+// the previous instance stored.
+var seq atomic.Int64
+
+// start runs a service with opts on a new in-memory bus.
+func start(t *testing.T, cfg service.Config, opts ...service.Option) *harness {
 	t.Helper()
 	reg, err := contracts.Load()
 	if err != nil {
@@ -82,24 +90,29 @@ func start(t *testing.T, cfg service.Config) *harness {
 	var reader sync.WaitGroup
 	reader.Go(func() { h.read(fanout) })
 
-	s, err := service.New(cfg, &bus.Bus{Domain: ackTracking{b.Domain, h}, Fanout: b.Fanout, Logger: b.Logger}, log)
+	s, err := service.New(cfg, &bus.Bus{Domain: ackTracking{b.Domain, h}, Fanout: b.Fanout, Logger: b.Logger}, log, opts...)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(wait):
+				t.Error("Run did not return after its context ended")
 			}
-		case <-time.After(wait):
-			t.Error("Run did not return after its context ended")
-		}
-		reader.Wait()
-	})
+			reader.Wait()
+		})
+	}
+	t.Cleanup(h.stop)
 	select {
 	case <-s.Running():
 	case err := <-done:
@@ -153,7 +166,7 @@ func (h *harness) publishRaw(ev contracts.DomainEvent, validate bool) contracts.
 		ev.ID = bus.NewID()
 	}
 	if ev.OccurredAt == 0 {
-		ev.OccurredAt = 1_767_225_600_000 + h.seq.Add(1)
+		ev.OccurredAt = 1_767_225_600_000 + seq.Add(1)
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -350,97 +363,109 @@ func heartbeat(edge string, ttl time.Duration) contracts.DomainEvent {
 }
 
 func TestTwoViewersJoin(t *testing.T) {
-	h := start(t, testConfig())
-	h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
-	h.expect("count 1 for the first joiner", count(contracts.ServerVideoViewers, toSocket("s1"), 1))
-	h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s2", "", "123"))
-	h.expect("count 2 for the second joiner", count(contracts.ServerVideoViewers, toSocket("s2"), 2))
-	two := h.expect("room broadcast of the final count 2", count(contracts.ServerVideoViewers, toRoom("video:123"), 2))
+	forEachStore(t, func(t *testing.T, opts []service.Option) {
+		h := start(t, testConfig(), opts...)
+		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
+		h.expect("count 1 for the first joiner", count(contracts.ServerVideoViewers, toSocket("s1"), 1))
+		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s2", "", "123"))
+		h.expect("count 2 for the second joiner", count(contracts.ServerVideoViewers, toSocket("s2"), 2))
+		two := h.expect("room broadcast of the final count 2", count(contracts.ServerVideoViewers, toRoom("video:123"), 2))
 
-	h.publish(videoEvent(contracts.DomainVideoLeft, "edge-1", "s2", "", "123"))
-	h.expectAfter(two, "room broadcast of count 1 after a leave",
-		count(contracts.ServerVideoViewers, toRoom("video:123"), 1))
+		h.publish(videoEvent(contracts.DomainVideoLeft, "edge-1", "s2", "", "123"))
+		h.expectAfter(two, "room broadcast of count 1 after a leave",
+			count(contracts.ServerVideoViewers, toRoom("video:123"), 1))
+	})
 }
 
 func TestChatters(t *testing.T) {
-	h := start(t, testConfig())
-	h.publish(videoEvent(contracts.DomainChatJoined, "edge-1", "s1", "u1", "123"))
-	h.expect("chatter count 1 for the joiner", count(contracts.ServerChatUserCount, toSocket("s1"), 1))
-	h.expect("chat room broadcast of count 1", count(contracts.ServerChatUserCount, toRoom("chat:123"), 1))
-	h.publish(videoEvent(contracts.DomainChatLeft, "edge-1", "s1", "u1", "123"))
-	h.expect("chat room broadcast of count 0", count(contracts.ServerChatUserCount, toRoom("chat:123"), 0))
+	forEachStore(t, func(t *testing.T, opts []service.Option) {
+		h := start(t, testConfig(), opts...)
+		h.publish(videoEvent(contracts.DomainChatJoined, "edge-1", "s1", "u1", "123"))
+		h.expect("chatter count 1 for the joiner", count(contracts.ServerChatUserCount, toSocket("s1"), 1))
+		h.expect("chat room broadcast of count 1", count(contracts.ServerChatUserCount, toRoom("chat:123"), 1))
+		h.publish(videoEvent(contracts.DomainChatLeft, "edge-1", "s1", "u1", "123"))
+		h.expect("chat room broadcast of count 0", count(contracts.ServerChatUserCount, toRoom("chat:123"), 0))
+	})
 }
 
 func TestSessionClosedCorrectsTheCount(t *testing.T) {
-	h := start(t, testConfig())
-	h.publish(socketEvent(contracts.DomainSessionOpened, "edge-1", "s1", "u1"))
-	h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
-	h.expect("count for the first joiner", count(contracts.ServerVideoViewers, toSocket("s1"), 1))
-	h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s2", "u2", "123"))
-	h.expect("count for the second joiner", count(contracts.ServerVideoViewers, toSocket("s2"), 2))
-	two := h.expect("room broadcast of count 2", count(contracts.ServerVideoViewers, toRoom("video:123"), 2))
+	forEachStore(t, func(t *testing.T, opts []service.Option) {
+		h := start(t, testConfig(), opts...)
+		h.publish(socketEvent(contracts.DomainSessionOpened, "edge-1", "s1", "u1"))
+		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
+		h.expect("count for the first joiner", count(contracts.ServerVideoViewers, toSocket("s1"), 1))
+		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s2", "u2", "123"))
+		h.expect("count for the second joiner", count(contracts.ServerVideoViewers, toSocket("s2"), 2))
+		two := h.expect("room broadcast of count 2", count(contracts.ServerVideoViewers, toRoom("video:123"), 2))
 
-	// s1 disconnects without leaving the room.
-	h.publish(socketEvent(contracts.DomainSessionClosed, "edge-1", "s1", "u1"))
-	h.expectAfter(two, "room broadcast of count 1 after the disconnect",
-		count(contracts.ServerVideoViewers, toRoom("video:123"), 1))
+		// s1 disconnects without leaving the room.
+		h.publish(socketEvent(contracts.DomainSessionClosed, "edge-1", "s1", "u1"))
+		h.expectAfter(two, "room broadcast of count 1 after the disconnect",
+			count(contracts.ServerVideoViewers, toRoom("video:123"), 1))
+	})
 }
 
 func TestEdgeLeaseExpiryCorrectsTheCount(t *testing.T) {
-	h := start(t, testConfig()) // EdgeTTL 1 min: first-sight leases outlive the test
-	h.publish(heartbeat("edge-live", time.Hour))
-	h.publish(videoEvent(contracts.DomainVideoJoined, "edge-live", "l1", "u1", "123"))
-	h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("l1"), 1))
-	h.publish(videoEvent(contracts.DomainVideoJoined, "edge-dying", "d1", "u2", "123"))
-	h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("d1"), 2))
-	h.publish(videoEvent(contracts.DomainVideoJoined, "edge-dying", "d2", "", "123"))
-	h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("d2"), 3))
-	three := h.expect("room broadcast of count 3", count(contracts.ServerVideoViewers, toRoom("video:123"), 3))
+	forEachStore(t, func(t *testing.T, opts []service.Option) {
+		h := start(t, testConfig(), opts...) // EdgeTTL 1 min: first-sight leases outlive the test
+		h.publish(heartbeat("edge-live", time.Hour))
+		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-live", "l1", "u1", "123"))
+		h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("l1"), 1))
+		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-dying", "d1", "u2", "123"))
+		h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("d1"), 2))
+		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-dying", "d2", "", "123"))
+		h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("d2"), 3))
+		three := h.expect("room broadcast of count 3", count(contracts.ServerVideoViewers, toRoom("video:123"), 3))
 
-	// edge-dying's last heartbeat: a lease of 1ms, never renewed.
-	h.publish(heartbeat("edge-dying", time.Millisecond))
-	h.expectAfter(three, "room broadcast of count 1 after the lease expired",
-		count(contracts.ServerVideoViewers, toRoom("video:123"), 1))
+		// edge-dying's last heartbeat: a lease of 1ms, never renewed.
+		h.publish(heartbeat("edge-dying", time.Millisecond))
+		h.expectAfter(three, "room broadcast of count 1 after the lease expired",
+			count(contracts.ServerVideoViewers, toRoom("video:123"), 1))
 
-	// The live edge's socket is still counted.
-	h.publish(videoEvent(contracts.DomainVideoJoined, "edge-live", "l2", "u3", "123"))
-	h.expect("joiner count next to the live edge's socket", count(contracts.ServerVideoViewers, toSocket("l2"), 2))
+		// The live edge's socket is still counted.
+		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-live", "l2", "u3", "123"))
+		h.expect("joiner count next to the live edge's socket", count(contracts.ServerVideoViewers, toSocket("l2"), 2))
+	})
 }
 
 func TestEdgeSeenBeforeItsFirstHeartbeatGetsALease(t *testing.T) {
-	cfg := testConfig()
-	cfg.EdgeTTL = 50 * time.Millisecond
-	h := start(t, cfg)
-	h.publish(videoEvent(contracts.DomainChatJoined, "edge-silent", "s1", "u1", "123"))
-	h.expect("joiner count", count(contracts.ServerChatUserCount, toSocket("s1"), 1))
-	h.expect("chat room broadcast of count 0 after the first-sight lease expired",
-		count(contracts.ServerChatUserCount, toRoom("chat:123"), 0))
+	forEachStore(t, func(t *testing.T, opts []service.Option) {
+		cfg := testConfig()
+		cfg.EdgeTTL = 50 * time.Millisecond
+		h := start(t, cfg, opts...)
+		h.publish(videoEvent(contracts.DomainChatJoined, "edge-silent", "s1", "u1", "123"))
+		h.expect("joiner count", count(contracts.ServerChatUserCount, toSocket("s1"), 1))
+		h.expect("chat room broadcast of count 0 after the first-sight lease expired",
+			count(contracts.ServerChatUserCount, toRoom("chat:123"), 0))
+	})
 }
 
 func TestProgressSyncsTheOtherDevicesOnly(t *testing.T) {
-	h := start(t, testConfig())
-	h.publish(socketEvent(contracts.DomainSessionOpened, "edge-1", "phone", "u1"))
-	h.publish(socketEvent(contracts.DomainSessionOpened, "edge-2", "laptop", "u1"))
+	forEachStore(t, func(t *testing.T, opts []service.Option) {
+		h := start(t, testConfig(), opts...)
+		h.publish(socketEvent(contracts.DomainSessionOpened, "edge-1", "phone", "u1"))
+		h.publish(socketEvent(contracts.DomainSessionOpened, "edge-2", "laptop", "u1"))
 
-	ev := videoEvent(contracts.DomainVideoProgress, "edge-1", "phone", "u1", "123")
-	pos := 45.5
-	ev.Position = &pos
-	h.publish(ev)
+		ev := videoEvent(contracts.DomainVideoProgress, "edge-1", "phone", "u1", "123")
+		pos := 45.5
+		ev.Position = &pos
+		h.publish(ev)
 
-	m := h.expect("video:sync", event(contracts.ServerVideoSync))
-	if want := (contracts.Target{Kind: contracts.TargetUser, UserID: "u1"}); m.Target != want {
-		t.Errorf("target %+v, want %+v", m.Target, want)
-	}
-	if m.Except == nil || *m.Except != (contracts.Except{SocketID: "phone"}) {
-		t.Errorf("except %+v, want the reporting socket", m.Except)
-	}
-	if m.Volatile {
-		t.Error("video:sync is volatile")
-	}
-	var p contracts.VideoSyncPayload
-	if err := json.Unmarshal(m.Data, &p); err != nil || p != (contracts.VideoSyncPayload{VideoID: "123", Timestamp: 45.5}) {
-		t.Errorf("data %s, want videoId 123 timestamp 45.5", m.Data)
-	}
+		m := h.expect("video:sync", event(contracts.ServerVideoSync))
+		if want := (contracts.Target{Kind: contracts.TargetUser, UserID: "u1"}); m.Target != want {
+			t.Errorf("target %+v, want %+v", m.Target, want)
+		}
+		if m.Except == nil || *m.Except != (contracts.Except{SocketID: "phone"}) {
+			t.Errorf("except %+v, want the reporting socket", m.Except)
+		}
+		if m.Volatile {
+			t.Error("video:sync is volatile")
+		}
+		var p contracts.VideoSyncPayload
+		if err := json.Unmarshal(m.Data, &p); err != nil || p != (contracts.VideoSyncPayload{VideoID: "123", Timestamp: 45.5}) {
+			t.Errorf("data %s, want videoId 123 timestamp 45.5", m.Data)
+		}
+	})
 }
 
 func TestAnonymousProgressSyncsNothing(t *testing.T) {
@@ -482,12 +507,14 @@ func TestOtherWorkersEventsAreIgnored(t *testing.T) {
 }
 
 func TestRedeliveredEventIsHandledOnce(t *testing.T) {
-	h := start(t, testConfig())
-	join := h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
-	h.publish(join) // same id: a redelivery
-	if got := h.matching(count(contracts.ServerVideoViewers, toSocket("s1"), 1)); len(got) != 1 {
-		t.Fatalf("%d answers to one join, want 1", len(got))
-	}
+	forEachStore(t, func(t *testing.T, opts []service.Option) {
+		h := start(t, testConfig(), opts...)
+		join := h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
+		h.publish(join) // same id: a redelivery
+		if got := h.matching(count(contracts.ServerVideoViewers, toSocket("s1"), 1)); len(got) != 1 {
+			t.Fatalf("%d answers to one join, want 1", len(got))
+		}
+	})
 }
 
 func TestBrokenEventGoesToThePoisonQueue(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"realtime/contracts"
+	"realtime/pkg/bus"
 	"realtime/services/chat/internal/app"
 )
 
@@ -66,8 +67,12 @@ func (e *Events) Register(r *message.Router, sub message.Subscriber) *message.Ha
 func (e *Events) Handle(msg *message.Message) error {
 	ctx := msg.Context()
 	ev, ok, err := e.decode(msg.Payload)
-	if err != nil || !ok {
-		return err
+	if err != nil {
+		// No retry can mend an event that breaks its contract: park it.
+		return bus.Permanent(err)
+	}
+	if !ok {
+		return nil
 	}
 	seen, err := e.processed.Seen(ctx, ev.ID, e.now())
 	if err != nil {

@@ -1,5 +1,6 @@
 // Package adapters connects the notify application to the outside world:
-// the state store and the fan-out topic.
+// the state store (MemoryStore for one instance, RedisStore for any number)
+// and the fan-out topic.
 package adapters
 
 import (

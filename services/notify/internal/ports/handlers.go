@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -52,8 +51,9 @@ func NewHandlers(a *app.Application, reg *contracts.Registry, log *slog.Logger, 
 }
 
 // Register adds one handler per trigger to r, each with its own consumer
-// group on b's domain role and its own dedupe (by message id) over window.
-func (h *Handlers) Register(r *message.Router, b *bus.Bus, window time.Duration) error {
+// group on b's domain role and its own dedupe store (by message id), made
+// by newDedupe for the handler's name.
+func (h *Handlers) Register(r *message.Router, b *bus.Bus, newDedupe func(handler string) bus.DedupeStore) error {
 	for _, t := range []struct {
 		name, topic string
 		handle      message.NoPublishHandlerFunc
@@ -65,7 +65,7 @@ func (h *Handlers) Register(r *message.Router, b *bus.Bus, window time.Duration)
 		if err != nil {
 			return fmt.Errorf("subscriber %s: %w", t.name, err)
 		}
-		store := countingDedupe{DedupeStore: bus.NewMemoryDedupe(window), h: h}
+		store := countingDedupe{DedupeStore: newDedupe(t.name), h: h}
 		r.AddConsumerHandler(t.name, t.topic, sub, t.handle).AddMiddleware(bus.Dedupe(store))
 	}
 	return nil
@@ -179,19 +179,42 @@ func (h *Handlers) reject(msg *message.Message, counter *atomic.Uint64, eventTyp
 	return &RejectedError{Type: eventType, Reason: reason}
 }
 
-// countingDedupe counts and logs the duplicates its store recognises.
+// countingDedupe counts and logs the duplicates its store recognises. A
+// message without an id is never a duplicate: a record produced straight to
+// Kafka by another service (platform.events) has no Watermill UUID header,
+// and all such records would otherwise share the id "" and drop each other
+// for a whole window. (Their fan-out ids still come from the event's own
+// id, so the edges drop a redelivered one.)
 type countingDedupe struct {
 	bus.DedupeStore
 	h *Handlers
 }
 
 func (d countingDedupe) Seen(ctx context.Context, id string) (bool, error) {
+	if id == "" {
+		return false, nil
+	}
 	seen, err := d.DedupeStore.Seen(ctx, id)
 	if seen {
 		d.h.metrics.Duplicates.Add(1)
 		d.h.log.Debug("dropped duplicate event", "topic", message.SubscribeTopicFromCtx(ctx), "message_uuid", id)
 	}
 	return seen, err
+}
+
+// Mark records a handled id. If the store fails the event was handled all
+// the same: the failure is logged, not returned, because a retry would
+// only handle it again (and, after the last retry, park a handled event).
+// A redelivery is then handled again, which the idempotent stores and the
+// derived fan-out ids make harmless.
+func (d countingDedupe) Mark(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := d.DedupeStore.Mark(ctx, id); err != nil {
+		d.h.log.Warn("cannot record a handled event id", "topic", message.SubscribeTopicFromCtx(ctx), "message_uuid", id, "error", err)
+	}
+	return nil
 }
 
 // peekType returns the type field of an invalid event, for the log.

@@ -1,6 +1,6 @@
 // Package adapters connects the presence use cases to the outside world:
-// the state store (in memory now; Redis in distributed mode) and the
-// fan-out publisher.
+// the in-memory state store and the fan-out publisher. The Redis state
+// store, for distributed mode, is in redisstore.
 package adapters
 
 import (
@@ -99,8 +99,9 @@ func (m *MemoryStore) SetPosition(_ context.Context, user, video string, seconds
 
 // Position returns user's last playback position in video (for tests and
 // diagnostics; no use case reads it yet).
-func (m *MemoryStore) Position(user, video string) (float64, bool) {
+func (m *MemoryStore) Position(_ context.Context, user, video string) (float64, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.p.Position(user, video)
+	pos, ok := m.p.Position(user, video)
+	return pos, ok, nil
 }

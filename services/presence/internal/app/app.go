@@ -63,6 +63,9 @@ type Config struct {
 	EdgeTTL time.Duration
 	// SweepInterval is how often expired edge leases are looked for.
 	SweepInterval time.Duration
+	// Shared says that other instances change the same counts (the store
+	// is shared): broadcasts then follow domain.NewSharedCoalescer.
+	Shared bool
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
 }
@@ -96,13 +99,17 @@ func New(cfg Config, store Store, fanout Fanout, log *slog.Logger) (*App, error)
 	if now == nil {
 		now = time.Now
 	}
+	coalescer := domain.NewCoalescer(cfg.CountInterval)
+	if cfg.Shared {
+		coalescer = domain.NewSharedCoalescer(cfg.CountInterval)
+	}
 	return &App{
 		store:     store,
 		fanout:    fanout,
 		cfg:       cfg,
 		now:       now,
 		log:       log,
-		coalescer: domain.NewCoalescer(cfg.CountInterval),
+		coalescer: coalescer,
 		wake:      make(chan struct{}, 1),
 	}, nil
 }

@@ -207,7 +207,7 @@ func TestProgressSyncsTheUsersOtherDevices(t *testing.T) {
 	ctx := context.Background()
 	must(t, f.app.Progress(ctx, s1, "123", 45.5))
 	check(t, f.out.take(), summary{Target: "user:u1", Except: "s1", Event: "video:sync", Data: `{"videoId":"123","timestamp":45.5}`})
-	if pos, ok := f.store.Position("u1", "123"); !ok || pos != 45.5 {
+	if pos, ok, _ := f.store.Position(ctx, "u1", "123"); !ok || pos != 45.5 {
 		t.Fatalf("stored position = %v, %v; want 45.5", pos, ok)
 	}
 

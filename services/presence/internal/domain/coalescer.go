@@ -20,10 +20,20 @@ import (
 // that triggered the broadcast) is what makes the last broadcast carry the
 // final value even when changes are reported out of order.
 //
+// Where several instances share the counts (NewSharedCoalescer), each
+// instance only knows the broadcasts it sent itself: another instance may
+// have sent a different count since, or its broadcast of an older count may
+// have gone out after ours. So a shared coalescer sends every change, even
+// one back at the count it sent last, and re-reads the count one interval
+// after each broadcast it sent, sending it again if it differs: the last
+// broadcast of a room carries the final count at most about one interval
+// after the last change, whichever instance handled it.
+//
 // It is a plain data structure, not safe for concurrent use, and has no
 // clock: every method takes the current time.
 type Coalescer struct {
 	interval time.Duration
+	shared   bool
 	rooms    map[string]*coalesced
 	queue    dueQueue // pending rooms, earliest due first
 }
@@ -31,6 +41,7 @@ type Coalescer struct {
 type coalesced struct {
 	room    string
 	pending bool // a change not yet broadcast; the room is in the queue
+	verify  bool // pending only to re-check our last broadcast (shared)
 	sent    bool // last and sentAt are set
 	last    int
 	sentAt  time.Time
@@ -39,9 +50,17 @@ type coalesced struct {
 }
 
 // NewCoalescer returns a coalescer allowing one broadcast per room per
-// interval.
+// interval, for the only instance that changes the counts.
 func NewCoalescer(interval time.Duration) *Coalescer {
 	return &Coalescer{interval: interval, rooms: make(map[string]*coalesced)}
+}
+
+// NewSharedCoalescer returns a coalescer for one of several instances that
+// change the same counts.
+func NewSharedCoalescer(interval time.Duration) *Coalescer {
+	c := NewCoalescer(interval)
+	c.shared = true
+	return c
 }
 
 // Changed records that room's count may have changed at now.
@@ -51,6 +70,7 @@ func (c *Coalescer) Changed(room string, now time.Time) {
 		st = &coalesced{room: room}
 		c.rooms[room] = st
 	}
+	st.verify = false
 	if st.pending {
 		return
 	}
@@ -85,17 +105,25 @@ func (c *Coalescer) Due(now time.Time) []string {
 }
 
 // Decide reports whether count should be broadcast for room at now (it
-// differs from the last count sent), and if so records it as sent.
+// differs from the last count sent; shared: it follows a change, or differs
+// from the last count sent), and if so records it as sent. A shared
+// coalescer then schedules the re-check of the room one interval later.
 func (c *Coalescer) Decide(room string, count int, now time.Time) bool {
 	st := c.rooms[room]
 	if st == nil {
 		st = &coalesced{room: room}
 		c.rooms[room] = st
 	}
-	if st.sent && st.last == count {
+	verify := st.verify
+	st.verify = false
+	if st.sent && st.last == count && (!c.shared || verify) {
 		return false
 	}
 	st.sent, st.last, st.sentAt = true, count, now
+	if c.shared && !st.pending {
+		st.pending, st.verify, st.due = true, true, now.Add(c.interval)
+		heap.Push(&c.queue, st)
+	}
 	return true
 }
 

@@ -13,6 +13,7 @@ import (
 type tick struct {
 	at     time.Duration
 	set    map[string]int // room → new count, reported with Changed
+	other  map[string]int // room → new count set by another instance (not reported)
 	sent   []RoomCount    // broadcasts of the loop run at this moment
 	failed string         // the room whose broadcast at this moment fails
 	next   time.Duration  // when the next room is due after the run; -1 none
@@ -22,8 +23,9 @@ func TestCoalescerTimeline(t *testing.T) {
 	const interval = time.Second
 	none := time.Duration(-1)
 	tests := []struct {
-		name  string
-		ticks []tick
+		name   string
+		shared bool // NewSharedCoalescer
+		ticks  []tick
 	}{
 		{
 			name: "the first change goes out at once",
@@ -104,13 +106,63 @@ func TestCoalescerTimeline(t *testing.T) {
 				{at: interval, sent: []RoomCount{{"chat:1", 0}}, next: none},
 			},
 		},
+		{
+			name:   "shared: each broadcast is re-checked one interval later",
+			shared: true,
+			ticks: []tick{
+				{at: 0, set: map[string]int{"video:1": 1}, sent: []RoomCount{{"video:1", 1}}, next: interval},
+				{at: interval, next: none},
+				{at: 5 * time.Second, set: map[string]int{"video:1": 2}, sent: []RoomCount{{"video:1", 2}}, next: 6 * time.Second},
+				{at: 5500 * time.Millisecond, set: map[string]int{"video:1": 3}, next: 6 * time.Second},
+				{at: 6 * time.Second, sent: []RoomCount{{"video:1", 3}}, next: 7 * time.Second},
+				{at: 7 * time.Second, next: none},
+			},
+		},
+		{
+			name:   "shared: a count back at our last sent value is sent (another instance may have sent another)",
+			shared: true,
+			ticks: []tick{
+				{at: 0, set: map[string]int{"video:1": 1}, sent: []RoomCount{{"video:1", 1}}, next: interval},
+				{at: 100 * time.Millisecond, set: map[string]int{"video:1": 2}, next: interval},
+				{at: 200 * time.Millisecond, set: map[string]int{"video:1": 1}, next: interval},
+				{at: interval, sent: []RoomCount{{"video:1", 1}}, next: 2 * interval},
+				{at: 2 * interval, next: none},
+			},
+		},
+		{
+			name:   "shared: a count changed by another instance after our broadcast is corrected",
+			shared: true,
+			ticks: []tick{
+				{at: 0, set: map[string]int{"video:1": 3}, sent: []RoomCount{{"video:1", 3}}, next: interval},
+				{at: 100 * time.Millisecond, other: map[string]int{"video:1": 2}, next: interval},
+				{at: interval, sent: []RoomCount{{"video:1", 2}}, next: 2 * interval},
+				{at: 2 * interval, next: none},
+			},
+		},
+		{
+			name:   "shared: a failed re-check is retried",
+			shared: true,
+			ticks: []tick{
+				{at: 0, set: map[string]int{"video:1": 3}, sent: []RoomCount{{"video:1", 3}}, next: interval},
+				{at: 100 * time.Millisecond, other: map[string]int{"video:1": 2}, next: interval},
+				{at: interval, failed: "video:1", next: 2 * interval},
+				{at: 2 * interval, sent: []RoomCount{{"video:1", 2}}, next: 3 * interval},
+				{at: 3 * interval, next: none},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := NewCoalescer(interval)
+			if tt.shared {
+				c = NewSharedCoalescer(interval)
+			}
 			counts := map[string]int{}
 			for i, tk := range tt.ticks {
 				now := at(tk.at)
+				for room, n := range tk.other {
+					counts[room] = n
+				}
 				for room, n := range tk.set {
 					counts[room] = n
 					c.Changed(room, now)

@@ -3,7 +3,6 @@ package memory
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,29 +26,8 @@ func allow(t *testing.T, l *RateLimiter, c *clock, user, id string) bool {
 	return ok
 }
 
-func TestRateLimiter(t *testing.T) {
-	c := newClock()
-	l := NewRateLimiter(domain.RateLimit{Max: 10, Window: time.Minute})
-	for i := range 10 {
-		if !allow(t, l, c, "alice", fmt.Sprint("a", i)) {
-			t.Fatalf("message %d refused", i+1)
-		}
-		c.Advance(time.Second)
-	}
-	if allow(t, l, c, "alice", "a10") {
-		t.Fatal("11th message allowed")
-	}
-	if !allow(t, l, c, "bob", "b0") {
-		t.Fatal("another user refused")
-	}
-	c.Advance(50 * time.Second) // first of alice's posts is 60 s old
-	if !allow(t, l, c, "alice", "a11") {
-		t.Fatal("refused after the window moved on")
-	}
-	if allow(t, l, c, "alice", "a12") {
-		t.Fatal("allowed while nine posts still count")
-	}
-}
+// The behaviour shared with the Redis stores is tested against both in
+// package adapters; these tests look at the memory stores' insides.
 
 func TestRateLimiterForgetsInactiveUsers(t *testing.T) {
 	c := newClock()
@@ -67,45 +45,18 @@ func TestRateLimiterForgetsInactiveUsers(t *testing.T) {
 	}
 }
 
-func TestRateLimiterDisabled(t *testing.T) {
+func TestRateLimiterDisabledKeepsNoState(t *testing.T) {
 	c := newClock()
 	l := NewRateLimiter(domain.RateLimit{Max: 0, Window: time.Minute})
 	for i := range 100 {
-		if !allow(t, l, c, "u", fmt.Sprint(i)) {
-			t.Fatal("refused with the limit disabled")
-		}
+		allow(t, l, c, "u", fmt.Sprint(i))
 	}
 	if l.len() != 0 {
 		t.Fatal("disabled limiter keeps state")
 	}
 }
 
-// TestRateLimiterAtomic: many connections of one user racing (as they do
-// across edges) get exactly Max acceptances.
-func TestRateLimiterAtomic(t *testing.T) {
-	l := NewRateLimiter(domain.RateLimit{Max: 10, Window: time.Minute})
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		allowed int
-	)
-	for i := range 200 {
-		wg.Go(func() {
-			ok, _ := l.Allow(context.Background(), "u", fmt.Sprint(i), t0)
-			if ok {
-				mu.Lock()
-				allowed++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if allowed != 10 {
-		t.Fatalf("%d of 200 concurrent attempts allowed, want 10", allowed)
-	}
-}
-
-func TestProcessedEvents(t *testing.T) {
+func TestProcessedEventsExpiry(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	p := NewProcessedEvents(10 * time.Minute)

@@ -1,0 +1,5 @@
+// Package adapters carries out what the chat worker decided, and keeps its
+// state: fanout publishes to realtime.fanout; memory (one instance,
+// embedded mode) and redisstore (any number of instances) implement the
+// stores. The tests here run the same store behaviour tests against both.
+package adapters
