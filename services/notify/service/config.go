@@ -4,12 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
+	"realtime/pkg/envconfig"
 )
 
 // Config is the notify worker's settings. Its variables are prefixed
@@ -36,14 +33,8 @@ type Config struct {
 // integer means milliseconds, as everywhere in this project.
 func LoadConfig(environ map[string]string) (Config, error) {
 	var cfg Config
-	err := env.ParseWithOptions(&cfg, env.Options{
-		Environment: environ,
-		FuncMap: map[reflect.Type]env.ParserFunc{
-			reflect.TypeOf(time.Duration(0)): parseDuration,
-		},
-	})
-	if err != nil {
-		return Config{}, namedErrors(err)
+	if err := envconfig.Parse(environ, &cfg); err != nil {
+		return Config{}, fmt.Errorf("notify config: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -71,36 +62,4 @@ func (c Config) LogValue() slog.Value {
 		slog.String("read_ttl", c.ReadTTL.String()),
 		slog.String("log_level", c.LogLevel.String()),
 	)
-}
-
-// namedErrors rewrites env's parse errors, which name Go fields, to name
-// the variables an operator sets.
-func namedErrors(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return fmt.Errorf("notify config: %w", err)
-	}
-	out := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-				e = fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err)
-			}
-		}
-		out = append(out, e)
-	}
-	return errors.Join(out...)
-}
-
-func parseDuration(v string) (any, error) {
-	v = strings.TrimSpace(v)
-	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(ms) * time.Millisecond, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a duration (use e.g. 500ms, 2m, or milliseconds)", v)
-	}
-	return d, nil
 }

@@ -3,12 +3,9 @@ package service
 import (
 	"errors"
 	"fmt"
-	"reflect"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
+	"realtime/pkg/envconfig"
 )
 
 // Config is every setting of the presence service.
@@ -32,14 +29,8 @@ type Config struct {
 // milliseconds, as everywhere in this project.
 func LoadConfig(environ map[string]string) (Config, error) {
 	var cfg Config
-	err := env.ParseWithOptions(&cfg, env.Options{
-		Environment: environ,
-		FuncMap: map[reflect.Type]env.ParserFunc{
-			reflect.TypeFor[time.Duration](): parseDuration,
-		},
-	})
-	if err != nil {
-		return Config{}, namedErrors(err)
+	if err := envconfig.Parse(environ, &cfg); err != nil {
+		return Config{}, fmt.Errorf("presence config: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -63,37 +54,4 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// namedErrors rewrites env's parse errors, which name the Go field, to
-// name the environment variable an operator has to fix.
-func namedErrors(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return fmt.Errorf("presence config: %w", err)
-	}
-	errs := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-				errs = append(errs, fmt.Errorf("presence config: %s: %w", f.Tag.Get("env"), pe.Err))
-				continue
-			}
-		}
-		errs = append(errs, fmt.Errorf("presence config: %w", e))
-	}
-	return errors.Join(errs...)
-}
-
-func parseDuration(v string) (any, error) {
-	v = strings.TrimSpace(v)
-	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(ms) * time.Millisecond, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a duration (use e.g. 1s, 250ms, or milliseconds)", v)
-	}
-	return d, nil
 }
