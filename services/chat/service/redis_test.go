@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"realtime/contracts"
-	"realtime/services/chat/internal/redistest"
+	"realtime/pkg/redistest"
 	"realtime/services/chat/service"
 )
 

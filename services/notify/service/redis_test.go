@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"realtime/contracts"
-	"realtime/services/notify/internal/redistest"
+	"realtime/pkg/redistest"
 	"realtime/services/notify/service"
 )
 

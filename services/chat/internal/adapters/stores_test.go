@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"realtime/pkg/redistest"
 	"realtime/services/chat/internal/adapters/memory"
 	"realtime/services/chat/internal/adapters/redisstore"
 	"realtime/services/chat/internal/app"
 	"realtime/services/chat/internal/domain"
 	"realtime/services/chat/internal/ports"
-	"realtime/services/chat/internal/redistest"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)

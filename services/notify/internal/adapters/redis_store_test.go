@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"realtime/pkg/redistest"
 	"realtime/services/notify/internal/adapters"
-	"realtime/services/notify/internal/redistest"
 )
 
 // The behaviour shared with the memory store is tested against both in

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"realtime/pkg/redistest"
 	"realtime/services/notify/internal/adapters"
 	"realtime/services/notify/internal/app"
-	"realtime/services/notify/internal/redistest"
 )
 
 // stores builds each implementation of app.Store; the Redis one is skipped

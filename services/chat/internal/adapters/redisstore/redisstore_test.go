@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"realtime/pkg/redistest"
 	"realtime/services/chat/internal/adapters/redisstore"
 	"realtime/services/chat/internal/domain"
-	"realtime/services/chat/internal/redistest"
 )
 
 // The behaviour shared with the memory stores is tested against both in

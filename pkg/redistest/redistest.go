@@ -30,7 +30,7 @@ func Client(t testing.TB) (redis.UniversalClient, string) {
 	}
 	random := make([]byte, 8)
 	_, _ = rand.Read(random)
-	prefix := "test:chat:" + hex.EncodeToString(random) + ":"
+	prefix := "test:" + hex.EncodeToString(random) + ":"
 	t.Cleanup(func() {
 		if keys := Keys(t, c, prefix); len(keys) > 0 {
 			if err := c.Del(context.Background(), keys...).Err(); err != nil {
