@@ -7,7 +7,7 @@ BIN       := $(CURDIR)/bin
 E2E_DIR   := services/edge/e2e
 FUZZTIME  ?= 8s
 # Every Go package of every workspace module.
-GO_PKGS   := ./pkg/... ./contracts/... $(foreach s,edge presence chat notify,./services/$(s)/...)
+GO_PKGS   := ./pkg/... ./contracts/... ./deployments/... $(foreach s,edge presence chat notify,./services/$(s)/...)
 
 .PHONY: help
 help: ## list the targets
@@ -48,8 +48,12 @@ brokers-down: ## stop the brokers started by `make brokers`
 
 .PHONY: vet
 vet: ## gofmt and go vet
-	@unformatted=$$(gofmt -l pkg services contracts); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	@unformatted=$$(gofmt -l pkg services contracts deployments); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(GO_PKGS)
+
+.PHONY: contracts
+contracts: ## check the AsyncAPI document, the schemas and that every example validates
+	$(GO) test -count=1 ./contracts/...
 
 .PHONY: test-go
 test-go: ## Go unit, component, protocol-suite and broker integration tests
@@ -68,3 +72,17 @@ test-e2e: build ## end-to-end tests with the official socket.io-client
 .PHONY: clean
 clean: ## remove build output
 	rm -rf $(BIN)
+
+# --- distributed stack as local processes (deployments/stack.sh; deployments/README.md) ---
+
+.PHONY: up
+up: ## start Kafka, Redis, presence, 2 chat, notify, 2 edges (:4101, :4102) and nginx on :4100
+	deployments/stack.sh up
+
+.PHONY: down
+down: ## stop everything `make up` started (the brokers only if it started them)
+	deployments/stack.sh down
+
+.PHONY: compose-check
+compose-check: ## check docker-compose.yml, the Dockerfile and the nginx configs (no Docker needed)
+	$(GO) test -count=1 ./deployments/...

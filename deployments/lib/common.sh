@@ -37,6 +37,15 @@ pid_matches() {
   [[ "$cmdline" == *"$pattern"* ]]
 }
 
+# proc_alive PID: the process exists and is not a zombie. (A process that exited stays a zombie until
+# its parent, often init, reaps it: a second or two on some machines; `kill -0` still succeeds on it.)
+proc_alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0 # no procfs: trust kill -0
+  [[ "${stat##*) }" != Z* ]]
+}
+
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
@@ -58,18 +67,18 @@ stop_pid() {
   log "stopping $name (PID $pid)"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < grace * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    proc_alive "$pid" || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if proc_alive "$pid"; then
     log "$name did not stop within ${grace}s, sending KILL"
     kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
+      proc_alive "$pid" || break
       sleep 0.1
     done
   fi
-  kill -0 "$pid" 2>/dev/null && die "$name (PID $pid) is still alive"
+  proc_alive "$pid" && die "$name (PID $pid) is still alive"
   rm -f "$pidfile"
   log "$name stopped"
 }
