@@ -5,6 +5,7 @@ SHELL := /bin/bash
 GO        ?= go
 BIN       := $(CURDIR)/bin
 E2E_DIR   := services/edge/e2e
+INTEGRATION_DIR := deployments/integration
 FUZZTIME  ?= 8s
 # Every Go package of every workspace module.
 GO_PKGS   := ./pkg/... ./contracts/... ./deployments/... $(foreach s,edge presence chat notify,./services/$(s)/...)
@@ -17,6 +18,9 @@ help: ## list the targets
 build: ## build every binary into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/edge ./services/edge
+	$(GO) build -o $(BIN)/presence ./services/presence
+	$(GO) build -o $(BIN)/chat ./services/chat
+	$(GO) build -o $(BIN)/notify ./services/notify
 	$(GO) build -o $(BIN)/conformance-server ./pkg/conformance/cmd/conformance-server
 
 .PHONY: run
@@ -31,12 +35,13 @@ conformance-server: ## run the protocol test-suite server on PORT (default 3000)
 BROKER_ENV := $(shell deployments/brokers.sh env 2>/dev/null | tr '\n' ' ')
 
 .PHONY: test
-test: deps brokers vet test-go fuzz test-e2e ## install what the tests need, start real Kafka and Redis, run every test
+test: deps brokers vet test-go fuzz test-e2e test-integration ## install what the tests need, start real Kafka and Redis, run every test
 	@echo "make test: all suites passed"
 
 .PHONY: deps
 deps: ## install test dependencies (idempotent)
 	cd $(E2E_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(INTEGRATION_DIR) && npm ci --no-audit --no-fund --loglevel=error
 
 .PHONY: brokers
 brokers: ## install (once) and start a real Kafka (KRaft) and Redis on loopback
@@ -68,6 +73,10 @@ fuzz: ## run every fuzz target for FUZZTIME each
 .PHONY: test-e2e
 test-e2e: build ## end-to-end tests with the official socket.io-client
 	cd $(E2E_DIR) && CONFORMANCE_BIN=$(BIN)/conformance-server EDGE_BIN=$(BIN)/edge npm test
+
+.PHONY: test-integration
+test-integration: build ## distributed mode on real Kafka and Redis: separate processes, failures injected
+	cd $(INTEGRATION_DIR) && BIN_DIR=$(BIN) npm test
 
 .PHONY: clean
 clean: ## remove build output

@@ -43,7 +43,10 @@ logfile $logfile
 loglevel notice
 dir $home/data
 save ""
-appendonly no
+# The workers' state (counts, leases, rate limits, subscriptions) lives here:
+# an append-only file lets it survive a Redis restart (at most 1 s lost).
+appendonly yes
+appendfsync everysec
 maxclients 10000
 ${REDIS_EXTRA_CONFIG:-}
 CONF

@@ -123,6 +123,10 @@ func (k *kafkaTransport) Subscriber(group string) (message.Subscriber, error) {
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
 	sc.Net.DialTimeout = 2 * time.Second
 	sc.Metadata.Retry.Backoff = 50 * time.Millisecond
+	// A dead instance's partitions move to the others after the session
+	// timeout: 6 s (the broker's minimum) instead of sarama's 10 s.
+	sc.Consumer.Group.Session.Timeout = 6 * time.Second
+	sc.Consumer.Group.Heartbeat.Interval = 2 * time.Second
 	return kafka.NewSubscriber(kafka.SubscriberConfig{
 		Brokers:               k.cfg.KafkaBrokers,
 		Unmarshaler:           k.marshaler,
