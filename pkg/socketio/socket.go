@@ -2,6 +2,8 @@ package socketio
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -366,9 +368,11 @@ func deconstruct(v any, atts [][]byte) (any, [][]byte) {
 		ph := map[string]any{"_placeholder": true, "num": len(atts)}
 		return ph, append(atts, x)
 	case map[string]any:
+		// Keys in sorted order, as they are encoded: attachment numbers
+		// then follow the order of the placeholders in the packet.
 		out := make(map[string]any, len(x))
-		for k, el := range x {
-			out[k], atts = deconstruct(el, atts)
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			out[k], atts = deconstruct(x[k], atts)
 		}
 		return out, atts
 	case []any:
