@@ -2,13 +2,13 @@ package socketio
 
 import (
 	"bytes"
-	"maps"
-	"slices"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
