@@ -78,6 +78,10 @@ test-e2e: build ## end-to-end tests with the official socket.io-client
 test-integration: build ## distributed mode on real Kafka and Redis: separate processes, failures injected
 	cd $(INTEGRATION_DIR) && BIN_DIR=$(BIN) npm test
 
+.PHONY: bench
+bench: build ## side-by-side benchmark: the Node.js reference vs ours (BENCH_SCALE=small|full; see deployments/bench)
+	deployments/bench/run.sh
+
 .PHONY: clean
 clean: ## remove build output
 	rm -rf $(BIN)

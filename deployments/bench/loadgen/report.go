@@ -1,0 +1,282 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+)
+
+type connectResult struct {
+	Attempted   int            `json:"attempted"`
+	Connected   int            `json:"connected"`
+	Failed      int            `json:"failed"`
+	FailReasons map[string]int `json:"fail_reasons,omitempty"`
+	Seconds     float64        `json:"seconds"`
+	PerSec      float64        `json:"per_sec"`
+	P50ms       float64        `json:"p50_ms"`
+	P99ms       float64        `json:"p99_ms"`
+	MaxMs       float64        `json:"max_ms"`
+}
+
+type serverResult struct {
+	RSSBeforeMB  float64 `json:"rss_before_mb"`
+	RSSAfterMB   float64 `json:"rss_after_mb,omitempty"`
+	RSSPerConnKB float64 `json:"rss_per_conn_kb,omitempty"`
+	CPUConnectS  float64 `json:"cpu_connect_s"`
+	CPUHoldS     float64 `json:"cpu_hold_s,omitempty"`
+}
+
+type countResult struct {
+	Rooms        int `json:"rooms"`
+	ExactRooms   int `json:"exact_rooms"`
+	Members      int `json:"members"`
+	ExactMembers int `json:"exact_members"`
+}
+
+type stepResult struct {
+	Step              int     `json:"step"`
+	Rate              float64 `json:"rate"` // messages/s sent
+	Sent              int     `json:"sent"`
+	SendErrors        int     `json:"send_errors,omitempty"`
+	Expected          uint64  `json:"expected"`
+	Received          uint64  `json:"received"`
+	Lost              int64   `json:"lost"`
+	LossPct           float64 `json:"loss_pct"`
+	WindowS           float64 `json:"window_s"`
+	DeliveriesPerSec  float64 `json:"deliveries_per_sec"`
+	P50ms             float64 `json:"p50_ms"`
+	P90ms             float64 `json:"p90_ms"`
+	P99ms             float64 `json:"p99_ms"`
+	P999ms            float64 `json:"p999_ms"`
+	MaxMs             float64 `json:"max_ms"`
+	ServerCPUS        float64 `json:"server_cpu_s"`
+	CPUSPerMillion    float64 `json:"server_cpu_s_per_million"`
+	DeliveriesPerCPUS float64 `json:"deliveries_per_server_cpu_s"`
+	OK                bool    `json:"ok"`
+	Stop              string  `json:"stop,omitempty"`
+}
+
+type summary struct {
+	Scenario     string        `json:"scenario"`
+	Label        string        `json:"label"`
+	Date         string        `json:"date"`
+	Host         string        `json:"host"`
+	CPUs         int           `json:"cpus"`
+	URLs         []string      `json:"urls"`
+	Workers      int           `json:"workers"`
+	ServerPIDs   []int         `json:"server_pids"`
+	Rooms        int           `json:"rooms"`
+	Conns        int           `json:"conns,omitempty"`
+	Subs         int           `json:"subs,omitempty"`
+	SubsReady    int           `json:"subs_ready,omitempty"`
+	Pubs         int           `json:"pubs,omitempty"`
+	HoldS        float64       `json:"hold_s,omitempty"`
+	Connect      connectResult `json:"connect"`
+	Server       serverResult  `json:"server"`
+	Counts       *countResult  `json:"counts,omitempty"`
+	Steps        []stepResult  `json:"steps,omitempty"`
+	Best         *stepResult   `json:"best,omitempty"`
+	CountEvents  uint64        `json:"count_events"`
+	ErrorEvents  uint64        `json:"error_events"`
+	ErrorSamples []string      `json:"error_samples,omitempty"`
+	Dropped      uint64        `json:"dropped"`
+	LoadgenCPUS  float64       `json:"loadgen_cpu_s"`
+}
+
+// print writes the human table, then the one-line JSON summary as the last
+// line of out (and to jsonOut when set).
+func (s *summary) print(out io.Writer, jsonOut string) error {
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\n%s against %s (%s, %d workers, %d CPUs)\n", s.Scenario, s.Label, s.Date, s.Workers, s.CPUs)
+	c := s.Connect
+	fmt.Fprintf(tw, "connections\t%d ok, %d failed of %d\n", c.Connected, c.Failed, c.Attempted)
+	for _, k := range sortedKeys(c.FailReasons) {
+		fmt.Fprintf(tw, "  failure\t%d × %s\n", c.FailReasons[k], k)
+	}
+	fmt.Fprintf(tw, "connect rate\t%.0f /s over %.2f s (handshake+auth+join p50 %.1f ms, p99 %.1f ms, max %.1f ms)\n", c.PerSec, c.Seconds, c.P50ms, c.P99ms, c.MaxMs)
+	if len(s.ServerPIDs) > 0 {
+		fmt.Fprintf(tw, "server CPU while connecting\t%.2f s\n", s.Server.CPUConnectS)
+	}
+	if s.Scenario == "idle" {
+		if len(s.ServerPIDs) > 0 {
+			fmt.Fprintf(tw, "server RSS\t%.1f MB before, %.1f MB after %.0f s hold: %.2f KB per connection\n",
+				s.Server.RSSBeforeMB, s.Server.RSSAfterMB, s.HoldS, s.Server.RSSPerConnKB)
+			fmt.Fprintf(tw, "server CPU while holding\t%.2f s\n", s.Server.CPUHoldS)
+		}
+		if s.Counts != nil {
+			fmt.Fprintf(tw, "viewer counts exact\t%d/%d rooms, %d/%d members (%d count events received)\n",
+				s.Counts.ExactRooms, s.Counts.Rooms, s.Counts.ExactMembers, s.Counts.Members, s.CountEvents)
+		}
+	}
+	fmt.Fprintf(tw, "error events / dropped\t%d / %d\n", s.ErrorEvents, s.Dropped)
+	for _, e := range s.ErrorSamples {
+		fmt.Fprintf(tw, "  sample\t%.120s\n", e)
+	}
+	fmt.Fprintf(tw, "load generator CPU\t%.2f s\n", s.LoadgenCPUS)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(s.Steps) > 0 {
+		fmt.Fprintf(out, "\n%d subscribers (%d ready) in %d rooms, %d publishers\n", s.Subs, s.SubsReady, s.Rooms, s.Pubs)
+		tw = tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "step\tmsg/s\tsent\texpected\tdelivered\tlost\tdeliv/s\tp50 ms\tp90 ms\tp99 ms\tp999 ms\tmax ms\tsrv CPU s\tCPU s/M\t\t")
+		for _, r := range s.Steps {
+			fmt.Fprintf(tw, "%d\t%.0f\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\t%s\n",
+				r.Step, r.Rate, r.Sent, r.Expected, r.Received, r.Lost, r.DeliveriesPerSec,
+				r.P50ms, r.P90ms, r.P99ms, r.P999ms, r.MaxMs, r.ServerCPUS, r.CPUSPerMillion, r.Stop)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if b := s.Best; b != nil {
+			fmt.Fprintf(out, "best sustained step: %.0f deliveries/s, p99 %.2f ms, %.0f deliveries per server CPU-second\n",
+				b.DeliveriesPerSec, b.P99ms, b.DeliveriesPerCPUS)
+		} else {
+			fmt.Fprintln(out, "no step passed (zero loss and p99 under the limit)")
+		}
+	}
+	line, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s\n", line)
+	if jsonOut != "" {
+		return os.WriteFile(jsonOut, append(line, '\n'), 0o644)
+	}
+	return nil
+}
+
+// metric is one row of the side-by-side comparison.
+type metric struct {
+	name   string
+	higher bool // higher is better
+	get    func(*summary) (float64, bool)
+}
+
+var idleMetrics = []metric{
+	{"connections ok", true, func(s *summary) (float64, bool) { return float64(s.Connect.Connected), true }},
+	{"connect failures", false, func(s *summary) (float64, bool) { return float64(s.Connect.Failed), true }},
+	{"connect rate /s", true, func(s *summary) (float64, bool) { return s.Connect.PerSec, s.Connect.PerSec > 0 }},
+	{"connect p99 ms", false, func(s *summary) (float64, bool) { return s.Connect.P99ms, true }},
+	{"server CPU s while connecting", false, func(s *summary) (float64, bool) { return s.Server.CPUConnectS, len(s.ServerPIDs) > 0 }},
+	{"server RSS KB per connection", false, func(s *summary) (float64, bool) { return s.Server.RSSPerConnKB, len(s.ServerPIDs) > 0 }},
+	{"server CPU s while holding", false, func(s *summary) (float64, bool) { return s.Server.CPUHoldS, len(s.ServerPIDs) > 0 }},
+	{"rooms with exact count", true, func(s *summary) (float64, bool) {
+		if s.Counts == nil {
+			return 0, false
+		}
+		return float64(s.Counts.ExactRooms), true
+	}},
+}
+
+func bestOf(f func(*stepResult) float64) func(*summary) (float64, bool) {
+	return func(s *summary) (float64, bool) {
+		if s.Best == nil {
+			return 0, false
+		}
+		return f(s.Best), true
+	}
+}
+
+var fanoutMetrics = []metric{
+	{"best deliveries/s (no loss, p99 ok)", true, bestOf(func(r *stepResult) float64 { return r.DeliveriesPerSec })},
+	{"  at msg/s", true, bestOf(func(r *stepResult) float64 { return r.Rate })},
+	{"  p50 ms", false, bestOf(func(r *stepResult) float64 { return r.P50ms })},
+	{"  p99 ms", false, bestOf(func(r *stepResult) float64 { return r.P99ms })},
+	{"  p999 ms", false, bestOf(func(r *stepResult) float64 { return r.P999ms })},
+	{"  max ms", false, bestOf(func(r *stepResult) float64 { return r.MaxMs })},
+	{"  server CPU s per 1M deliveries", false, bestOf(func(r *stepResult) float64 { return r.CPUSPerMillion })},
+	{"  deliveries per server CPU-second", true, bestOf(func(r *stepResult) float64 { return r.DeliveriesPerCPUS })},
+	{"steps passed", true, func(s *summary) (float64, bool) {
+		n := 0
+		for _, r := range s.Steps {
+			if r.OK {
+				n++
+			}
+		}
+		return float64(n), true
+	}},
+	{"connect rate /s", true, func(s *summary) (float64, bool) { return s.Connect.PerSec, s.Connect.PerSec > 0 }},
+}
+
+// compareMain prints A and B summaries side by side with a B/A ratio:
+// compare [-names A,B] a1.json b1.json [a2.json b2.json …].
+func compareMain(args []string) error {
+	names := []string{"A", "B"}
+	if len(args) >= 2 && args[0] == "-names" {
+		names = strings.SplitN(args[1], ",", 2)
+		if len(names) != 2 {
+			return fmt.Errorf("-names wants two comma separated names")
+		}
+		args = args[2:]
+	}
+	if len(args) == 0 || len(args)%2 != 0 {
+		return fmt.Errorf("usage: loadgen compare [-names A,B] a.json b.json [a2.json b2.json …]")
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "metric\t%s\t%s\tratio %s/%s\tbetter\n", names[0], names[1], names[1], names[0])
+	for i := 0; i < len(args); i += 2 {
+		a, err := load(args[i])
+		if err != nil {
+			return err
+		}
+		b, err := load(args[i+1])
+		if err != nil {
+			return err
+		}
+		title := a.Scenario
+		switch a.Scenario {
+		case "idle":
+			title = fmt.Sprintf("idle: %d connections, %d rooms, %.0f s hold", a.Conns, a.Rooms, a.HoldS)
+		default:
+			title = fmt.Sprintf("%s: %d subscribers, %d rooms, %d publishers", a.Scenario, a.Subs, a.Rooms, a.Pubs)
+		}
+		fmt.Fprintf(tw, "%s\t\t\t\t\n", title)
+		ms := fanoutMetrics
+		if a.Scenario == "idle" {
+			ms = idleMetrics
+		}
+		for _, m := range ms {
+			va, oka := m.get(a)
+			vb, okb := m.get(b)
+			ratio := "—"
+			if oka && okb && va != 0 {
+				ratio = fmt.Sprintf("%.2f×", vb/va)
+			}
+			better := "lower"
+			if m.higher {
+				better = "higher"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", m.name, num(va, oka), num(vb, okb), ratio, better)
+		}
+	}
+	return tw.Flush()
+}
+
+func num(v float64, ok bool) string {
+	switch {
+	case !ok:
+		return "—"
+	case v == float64(int64(v)) && v < 1e12:
+		return fmt.Sprintf("%d", int64(v))
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func load(path string) (*summary, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
+}
