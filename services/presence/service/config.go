@@ -22,6 +22,10 @@ type Config struct {
 	// SweepInterval is how often expired edge leases are looked for; a dead
 	// edge's sockets are dropped at most this long after its lease ends.
 	SweepInterval time.Duration `env:"PRESENCE_SWEEP_INTERVAL" envDefault:"1s"`
+	// ExpiryGuard keeps counts through a bus outage: leases are acted on
+	// only while heartbeats flow (see app.Config.ExpiryGuard). Unset, it is
+	// half of EdgeTTL (edges heartbeat at least that often); 0 turns it off.
+	ExpiryGuard time.Duration `env:"PRESENCE_EXPIRY_GUARD" envDefault:"-1"`
 }
 
 // LoadConfig parses environ (as from env.ToMap(os.Environ())) and validates
@@ -31,6 +35,9 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	var cfg Config
 	if err := envconfig.Parse(environ, &cfg); err != nil {
 		return Config{}, fmt.Errorf("presence config: %w", err)
+	}
+	if cfg.ExpiryGuard < 0 {
+		cfg.ExpiryGuard = cfg.EdgeTTL / 2
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err

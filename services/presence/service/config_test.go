@@ -17,12 +17,17 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: service.Config{CountInterval: time.Second, EdgeTTL: 15 * time.Second, SweepInterval: time.Second},
+			want: service.Config{CountInterval: time.Second, EdgeTTL: 15 * time.Second, SweepInterval: time.Second, ExpiryGuard: 7500 * time.Millisecond},
 		},
 		{
 			name: "set, bare integers are milliseconds",
 			env:  map[string]string{"COUNT_INTERVAL": "250ms", "EDGE_TTL": "30000", "PRESENCE_SWEEP_INTERVAL": "2s"},
-			want: service.Config{CountInterval: 250 * time.Millisecond, EdgeTTL: 30 * time.Second, SweepInterval: 2 * time.Second},
+			want: service.Config{CountInterval: 250 * time.Millisecond, EdgeTTL: 30 * time.Second, SweepInterval: 2 * time.Second, ExpiryGuard: 15 * time.Second},
+		},
+		{
+			name: "expiry guard off",
+			env:  map[string]string{"PRESENCE_EXPIRY_GUARD": "0"},
+			want: service.Config{CountInterval: time.Second, EdgeTTL: 15 * time.Second, SweepInterval: time.Second},
 		},
 		{name: "not a duration", env: map[string]string{"COUNT_INTERVAL": "soon"}, wantErr: "COUNT_INTERVAL"},
 		{name: "zero", env: map[string]string{"EDGE_TTL": "0"}, wantErr: "EDGE_TTL must be a positive duration"},

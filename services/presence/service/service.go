@@ -96,6 +96,7 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger, opts ...Option) (*Service,
 		CountInterval: cfg.CountInterval,
 		EdgeTTL:       cfg.EdgeTTL,
 		SweepInterval: cfg.SweepInterval,
+		ExpiryGuard:   cfg.ExpiryGuard,
 		Shared:        o.redis != nil,
 	}, store, adapters.NewFanoutPublisher(b.Fanout.Publisher()), logger)
 	if err != nil {

@@ -63,6 +63,13 @@ type Config struct {
 	EdgeTTL time.Duration
 	// SweepInterval is how often expired edge leases are looked for.
 	SweepInterval time.Duration
+	// ExpiryGuard protects counts from a bus outage: an edge's lease is
+	// only acted on while heartbeats are flowing, that is, the latest was
+	// handled within ExpiryGuard and none of the gaps since ExpiryGuard ago
+	// was longer. When no edge can get a heartbeat through (Kafka down),
+	// no edge is declared dead; when the heartbeats of the others flow but
+	// one edge stays silent, it is. 0 acts on leases alone.
+	ExpiryGuard time.Duration
 	// Shared says that other instances change the same counts (the store
 	// is shared): broadcasts then follow domain.NewSharedCoalescer.
 	Shared bool
@@ -88,6 +95,10 @@ type App struct {
 	mu        sync.Mutex
 	coalescer *domain.Coalescer
 	wake      chan struct{} // a room has a pending count change
+
+	beatMu       sync.Mutex
+	lastBeat     time.Time // when this instance last handled a heartbeat
+	flowingSince time.Time // start of the current run of heartbeats without a long gap
 }
 
 // New returns the use cases over store and fanout.
@@ -136,7 +147,30 @@ func (a *App) Heartbeat(ctx context.Context, edgeID string, ttl time.Duration, a
 	if ttl <= 0 {
 		ttl = a.cfg.EdgeTTL
 	}
-	return a.store.Heartbeat(ctx, edgeID, ttl, at, a.now())
+	now := a.now()
+	if err := a.store.Heartbeat(ctx, edgeID, ttl, at, now); err != nil {
+		return err
+	}
+	a.beatMu.Lock()
+	if a.lastBeat.IsZero() || now.Sub(a.lastBeat) > a.cfg.ExpiryGuard {
+		a.flowingSince = now
+	}
+	a.lastBeat = now
+	a.beatMu.Unlock()
+	return nil
+}
+
+// heartbeatsFlowing reports whether leases may be acted on (see
+// Config.ExpiryGuard).
+func (a *App) heartbeatsFlowing(now time.Time) bool {
+	if a.cfg.ExpiryGuard <= 0 {
+		return true
+	}
+	a.beatMu.Lock()
+	defer a.beatMu.Unlock()
+	return !a.lastBeat.IsZero() &&
+		now.Sub(a.lastBeat) <= a.cfg.ExpiryGuard &&
+		now.Sub(a.flowingSince) >= a.cfg.ExpiryGuard
 }
 
 // Join counts the socket in room, answers it at once with the room's
@@ -198,6 +232,10 @@ func (a *App) Progress(ctx context.Context, o Origin, videoID string, seconds fl
 // died without saying goodbye) and schedules the corrected counts.
 func (a *App) ExpireEdges(ctx context.Context) error {
 	now := a.now()
+	if !a.heartbeatsFlowing(now) {
+		// No heartbeat gets through: the bus is down, not every edge.
+		return nil
+	}
 	edges, err := a.store.ExpiredEdges(ctx, now)
 	if err != nil {
 		return err

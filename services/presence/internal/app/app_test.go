@@ -214,3 +214,53 @@ func TestProgressSyncsTheUsersOtherDevices(t *testing.T) {
 	must(t, f.app.Progress(ctx, s3, "123", 10)) // anonymous: no other devices
 	check(t, f.out.take())
 }
+
+// With the expiry guard, an outage of the bus (no heartbeat from any edge)
+// declares no edge dead; once heartbeats flow again for the guard, an edge
+// that stays silent is.
+func TestExpiryGuardKeepsCountsThroughABusOutage(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	guarded, err := app.New(app.Config{
+		CountInterval: time.Second, EdgeTTL: 4 * time.Second, SweepInterval: time.Second,
+		ExpiryGuard: 2 * time.Second, Clock: func() time.Time { return f.now },
+	}, f.store, f.out, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := guarded
+	beat := func(edges ...string) {
+		for _, e := range edges {
+			must(t, a.Heartbeat(ctx, e, 0, f.now))
+		}
+	}
+	// Heartbeats have flowed for a while; both edges have a viewer.
+	for range 3 {
+		beat("edge-1", "edge-2")
+		f.advance(time.Second)
+	}
+	must(t, a.Join(ctx, s1, domain.VideoRoom("123"), f.now))
+	must(t, a.Join(ctx, s3, domain.VideoRoom("123"), f.now))
+	a.FlushCounts(ctx)
+	f.out.take()
+
+	// The bus goes down: nobody's heartbeat arrives for twice the lease.
+	f.advance(8 * time.Second)
+	must(t, a.ExpireEdges(ctx))
+	a.FlushCounts(ctx)
+	check(t, f.out.take()) // both leases ran out, but nobody is declared dead
+
+	// It comes back and only edge-2 beats: not yet (heartbeats must flow
+	// for the guard first), then edge-1 is declared dead.
+	beat("edge-2")
+	must(t, a.ExpireEdges(ctx))
+	a.FlushCounts(ctx)
+	check(t, f.out.take())
+	f.advance(time.Second)
+	beat("edge-2")
+	f.advance(time.Second)
+	beat("edge-2")
+	must(t, a.ExpireEdges(ctx))
+	a.FlushCounts(ctx)
+	check(t, f.out.take(), viewers("room:video:123", 1))
+}
