@@ -26,6 +26,28 @@ type Runner interface {
 // distributed mode, a Redis client for its state (nil in memory mode).
 type Build func(environ map[string]string, b *bus.Bus, rdb redis.UniversalClient, log *slog.Logger) (Runner, error)
 
+// Service runs a worker whose package follows the house shape:
+// LoadConfig(environ), an option that puts its state in Redis, and
+// New(cfg, bus, logger, opts...). main.go is then one call.
+func Service[C any, O any, S Runner](
+	name string,
+	loadConfig func(map[string]string) (C, error),
+	withRedis func(redis.UniversalClient) O,
+	newService func(C, *bus.Bus, *slog.Logger, ...O) (S, error),
+) {
+	Main(name, func(environ map[string]string, b *bus.Bus, rdb redis.UniversalClient, log *slog.Logger) (Runner, error) {
+		cfg, err := loadConfig(environ)
+		if err != nil {
+			return nil, err
+		}
+		var opts []O
+		if rdb != nil {
+			opts = append(opts, withRedis(rdb))
+		}
+		return newService(cfg, b, log, opts...)
+	})
+}
+
 // Main runs the service named name until SIGINT or SIGTERM, and exits 1
 // with the reason in the log if it cannot start or stops on an error.
 func Main(name string, build Build) {

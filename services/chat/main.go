@@ -7,25 +7,10 @@
 package main
 
 import (
-	"log/slog"
-
-	"github.com/redis/go-redis/v9"
-
-	"realtime/pkg/bus"
 	"realtime/pkg/worker"
 	"realtime/services/chat/service"
 )
 
 func main() {
-	worker.Main("chat", func(environ map[string]string, b *bus.Bus, rdb redis.UniversalClient, log *slog.Logger) (worker.Runner, error) {
-		cfg, err := service.LoadConfig(environ)
-		if err != nil {
-			return nil, err
-		}
-		var opts []service.Option
-		if rdb != nil {
-			opts = append(opts, service.WithRedis(rdb))
-		}
-		return service.New(cfg, b, log, opts...)
-	})
+	worker.Service("chat", service.LoadConfig, service.WithRedis, service.New)
 }
