@@ -184,6 +184,9 @@ func FuzzFrameReader(f *testing.F) {
 	f.Add(masked(ws.OpPing, true, []byte("x")))
 	f.Add(masked(ws.OpClose, true, nil))
 	f.Add(masked(ws.OpBinary, true, []byte{1, 2, 3}))
+	f.Add(append(append(masked(ws.OpBinary, false, []byte{1}), masked(ws.OpPing, true, nil)...), masked(ws.OpContinuation, true, []byte{2})...))
+	f.Add([]byte{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0})
+	f.Add(masked(ws.OpText, true, bytes.Repeat([]byte("a"), 300)))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		fr := frameReader{r: bytes.NewReader(in), max: 1 << 16}
 		for range 64 {

@@ -21,6 +21,13 @@ type Server struct {
 	sessions map[string]*Session
 
 	shuttingDown atomic.Bool
+
+	// Pollers reading the WebSocket connections; started on first use,
+	// stopped by Shutdown or Close.
+	pollMu     sync.Mutex
+	pollers    []*poller
+	pollNext   uint32
+	pollClosed bool
 }
 
 // NewServer returns a server that reports every session to h.
@@ -56,9 +63,11 @@ func (srv *Server) remove(s *Session) {
 
 // Shutdown refuses new sessions and closes every open one, telling each
 // client, so that clients reconnect (to another instance behind the load
-// balancer). It returns when every session is closed or ctx ends.
+// balancer), then stops the goroutines that read WebSocket connections. It
+// returns when every session is closed or ctx ends.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.shuttingDown.Store(true)
+	defer srv.stopPollers()
 	srv.mu.RLock()
 	open := make([]*Session, 0, len(srv.sessions))
 	for _, s := range srv.sessions {
@@ -73,6 +82,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
+
+// Close is Shutdown without a deadline.
+func (srv *Server) Close() error { return srv.Shutdown(context.Background()) }
 
 // Protocol error codes and messages, as the reference server sends them.
 const (
@@ -177,7 +189,7 @@ func (srv *Server) newSession(r *http.Request, t transportKind) (*Session, []byt
 	s := &Session{
 		id:        newID(),
 		srv:       srv,
-		request:   r,
+		hs:        newHandshake(r),
 		transport: t,
 		pollWake:  make(chan struct{}, 1),
 	}

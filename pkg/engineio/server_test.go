@@ -63,6 +63,7 @@ func newTestServer(t *testing.T, cfg Config, h Handler) (*Server, *httptest.Serv
 	srv := NewServer(cfg, h)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
+	t.Cleanup(func() { _ = srv.Close() })
 	return srv, ts
 }
 

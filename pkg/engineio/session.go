@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -12,8 +13,11 @@ import (
 )
 
 // Handler receives the life of every session. Its methods are called from
-// the goroutine reading the session's transport; for one session they are
-// never called concurrently.
+// the goroutine applying what the session's transport read (for WebSocket,
+// a goroutine that exists only while there are messages to apply; see
+// wsconn.go) or from the one closing the session; for one session
+// OnMessage is never called concurrently. A handler may block: that holds
+// up its own session only.
 type Handler interface {
 	// OnOpen is called once the session exists, before any message.
 	OnOpen(s *Session)
@@ -56,9 +60,9 @@ const (
 
 // Session is one Engine.IO connection, whatever transport it is on.
 type Session struct {
-	id      string
-	srv     *Server
-	request *http.Request // handshake request (headers, remote address)
+	id  string
+	srv *Server
+	hs  *handshakeInfo // what is kept of the request that opened the session
 
 	// data is the handler's per-session value.
 	data any
@@ -75,6 +79,7 @@ type Session struct {
 	releasePoll  bool          // answer the parked GET with a noop (upgrade in progress)
 	pollWake     chan struct{} // cap 1; signalled when a parked GET should look again
 	conn         net.Conn      // WebSocket connection once on that transport
+	reader       *wsConn       // read side of conn
 	probing      bool          // a WebSocket upgrade is in progress
 	probeConn    net.Conn      // WebSocket being probed during an upgrade
 	writing      bool          // a flush goroutine owns conn for writing
@@ -88,8 +93,47 @@ type Session struct {
 // ID returns the session id sent in the handshake.
 func (s *Session) ID() string { return s.id }
 
-// Request returns the HTTP request that opened the session.
-func (s *Session) Request() *http.Request { return s.request }
+// Request returns a trimmed copy of the HTTP request that opened the
+// session: method, host, URL, remote address and the headers listed in
+// keptHeaders. The full request is not kept, to keep idle sessions small.
+func (s *Session) Request() *http.Request { return s.hs.request() }
+
+// keptHeaders are the request headers a session keeps.
+var keptHeaders = [...]string{"Origin", "User-Agent", "X-Forwarded-For", "X-Real-Ip", "Forwarded"}
+
+// handshakeInfo is what a session keeps of the request that opened it.
+type handshakeInfo struct {
+	remoteAddr, host, path, rawQuery string
+	headers                          [len(keptHeaders)]string
+}
+
+func newHandshake(r *http.Request) *handshakeInfo {
+	h := &handshakeInfo{remoteAddr: r.RemoteAddr, host: r.Host, path: r.URL.Path, rawQuery: r.URL.RawQuery}
+	for i, k := range keptHeaders {
+		h.headers[i] = r.Header.Get(k)
+	}
+	return h
+}
+
+func (h *handshakeInfo) request() *http.Request {
+	hdr := make(http.Header, len(keptHeaders))
+	for i, k := range keptHeaders {
+		if v := h.headers[i]; v != "" {
+			hdr[k] = []string{v}
+		}
+	}
+	return &http.Request{
+		Method:     http.MethodGet,
+		URL:        &url.URL{Path: h.path, RawQuery: h.rawQuery},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     hdr,
+		Host:       h.host,
+		RemoteAddr: h.remoteAddr,
+		RequestURI: (&url.URL{Path: h.path, RawQuery: h.rawQuery}).RequestURI(),
+	}
+}
 
 // SetData attaches the handler's per-session value.
 func (s *Session) SetData(v any) { s.data = v }
@@ -348,19 +392,23 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 		if len(batch) == 0 {
 			closing := s.closed
 			frame := s.closeFrame
+			reader := s.reader
 			s.writing = false
 			s.mu.Unlock()
 			if closing {
 				_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
 				_, _ = conn.Write(frame)
-				_ = conn.Close()
+				closeConn(conn, reader)
 			}
 			return
 		}
 		s.mu.Unlock()
 		if err := s.writeFrames(conn, batch); err != nil {
 			s.srv.stats.Errors.Add(1)
-			_ = conn.Close()
+			s.mu.Lock()
+			reader := s.reader
+			s.mu.Unlock()
+			closeConn(conn, reader)
 			s.mu.Lock()
 			s.writing = false
 			done := s.closeLocked(ReasonTransportError, nil)
@@ -373,6 +421,15 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 		}
 		s.srv.stats.PacketsOut.Add(int64(len(batch)))
 	}
+}
+
+// closeConn closes a WebSocket connection after telling its reader's
+// poller to let go of it.
+func closeConn(conn net.Conn, reader *wsConn) {
+	if reader != nil && reader.conn == conn {
+		reader.detach()
+	}
+	_ = conn.Close()
 }
 
 func (s *Session) writeFrames(conn net.Conn, batch []*Message) error {

@@ -31,18 +31,14 @@ func isWebSocketRequest(r *http.Request) bool {
 }
 
 // upgrade performs the WebSocket handshake and takes the connection off
-// net/http, keeping any bytes the client sent after its request.
+// net/http; the reader returned holds any bytes the client sent after its
+// request.
 func upgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.Reader, error) {
 	conn, rw, _, err := ws.UpgradeHTTP(r, w)
 	if err != nil {
 		return nil, nil, err
 	}
-	br := rw.Reader
-	if br.Buffered() == 0 {
-		// net/http's 4 KiB buffer is more than a mostly idle peer needs.
-		br = bufio.NewReaderSize(conn, readBufferBytes)
-	}
-	return conn, br, nil
+	return conn, rw.Reader, nil
 }
 
 // openWebSocket opens a session directly on WebSocket (no polling first).
@@ -67,7 +63,16 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 	s.conn = conn
 	s.mu.Unlock()
 	srv.begin(s)
-	go srv.readWebSocket(s, conn, br)
+	srv.startReading(s, conn, buffered(br))
+}
+
+// buffered returns a copy of the bytes waiting in br, or nil.
+func buffered(br *bufio.Reader) []byte {
+	if br.Buffered() == 0 {
+		return nil
+	}
+	b, _ := br.Peek(br.Buffered())
+	return append([]byte(nil), b...)
 }
 
 // refuseWebSocket completes the handshake and closes at once, as the
@@ -112,6 +117,10 @@ func (srv *Server) upgradeWebSocket(w http.ResponseWriter, r *http.Request, s *S
 	}
 	s.probeConn = conn
 	s.mu.Unlock()
+	if br.Buffered() == 0 {
+		// net/http's 4 KiB buffer is more than the probe needs.
+		br = bufio.NewReaderSize(conn, readBufferBytes)
+	}
 	go srv.probe(s, conn, br)
 }
 
@@ -183,38 +192,7 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 	s.mu.Unlock()
 	srv.stats.Upgrades.Add(1)
 	_ = conn.SetReadDeadline(time.Time{})
-	srv.readWebSocketFrames(s, conn, &fr)
-}
-
-func (srv *Server) readWebSocket(s *Session, conn net.Conn, br *bufio.Reader) {
-	fr := frameReader{r: br, max: int64(srv.cfg.MaxPayload)}
-	srv.readWebSocketFrames(s, conn, &fr)
-}
-
-// readWebSocketFrames is the session's reader for its whole WebSocket life.
-func (srv *Server) readWebSocketFrames(s *Session, conn net.Conn, fr *frameReader) {
-	pong := func(p []byte) {
-		_ = s.Send(rawFrame(ws.MustCompileFrame(ws.NewPongFrame(p))))
-	}
-	for {
-		op, data, err := fr.next(pong)
-		if err != nil {
-			srv.closeOnReadError(s, err)
-			return
-		}
-		srv.stats.BytesIn.Add(int64(len(data)))
-		var p Packet
-		if op == ws.OpBinary {
-			p = Packet{Type: PacketMessage, Binary: true, Data: data}
-		} else if p, err = DecodePacket(data, false); err != nil {
-			srv.closeOnReadError(s, err)
-			return
-		}
-		if err := s.handlePacket(p); err != nil {
-			srv.closeOnReadError(s, err)
-			return
-		}
-	}
+	srv.startReading(s, conn, buffered(br))
 }
 
 func (srv *Server) closeOnReadError(s *Session, err error) {

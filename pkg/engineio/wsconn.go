@@ -1,0 +1,346 @@
+package engineio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+
+	"github.com/gobwas/ws"
+)
+
+// An idle WebSocket session holds no goroutine and no read buffer: a few
+// poller goroutines owned by the Server wait for readiness of every
+// connection (see poller_linux.go), read what arrived into a buffer shared
+// by all the connections of the poller, and feed it to the connection's
+// frameParser, which keeps only the bytes of an incomplete frame (usually
+// none). Complete messages are then applied on a goroutine that exists only
+// while there is something to apply, like the writer in flushWebSocket, so
+// that a handler waiting on the network (a bus publish) never holds up the
+// other connections of its poller. While that goroutine runs, the
+// connection is not read at all: a client that sends faster than its
+// handler keeps up is slowed down by TCP, as with a blocking reader.
+
+// wsEvent is one thing read from a client: a complete data message (text or
+// binary) or a ping to answer. data is owned by the event.
+type wsEvent struct {
+	op   ws.OpCode
+	data []byte
+}
+
+// frameParser is an incremental reader of client frames: it takes the bytes
+// of the stream in pieces of any size and returns complete messages,
+// reassembling fragmented ones. It enforces the same rules as frameReader.
+type frameParser struct {
+	max int64
+
+	partial []byte    // bytes of the incomplete frame, header included
+	h       ws.Header // header of partial, once complete
+	hl      int       // length of that header; 0 while incomplete
+
+	msg []byte    // fragmented message being reassembled
+	op  ws.OpCode // its opcode
+	in  bool      // inside a fragmented message
+}
+
+// partialCap bounds the first allocation for an incomplete frame, so that a
+// peer announcing a large frame without sending it does not make the server
+// allocate the whole announced length up front.
+const partialCap = 64 << 10
+
+// headerLen returns the length of the header whose second byte is b1.
+func headerLen(b1 byte) int {
+	n := 2
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	return n
+}
+
+// parseHeader decodes a header from b, which holds at least headerLen bytes.
+// A 64-bit length with its most significant bit set yields Length -1.
+func parseHeader(b []byte) (ws.Header, int) {
+	h := ws.Header{
+		Fin:    b[0]&0x80 != 0,
+		Rsv:    (b[0] & 0x70) >> 4,
+		OpCode: ws.OpCode(b[0] & 0x0f),
+		Masked: b[1]&0x80 != 0,
+	}
+	i := 2
+	switch l := b[1] & 0x7f; l {
+	case 126:
+		h.Length = int64(binary.BigEndian.Uint16(b[2:4]))
+		i = 4
+	case 127:
+		v := binary.BigEndian.Uint64(b[2:10])
+		if v&(1<<63) != 0 {
+			h.Length = -1
+		} else {
+			h.Length = int64(v)
+		}
+		i = 10
+	default:
+		h.Length = int64(l)
+	}
+	if h.Masked {
+		copy(h.Mask[:], b[i:i+4])
+		i += 4
+	}
+	return h, i
+}
+
+// check applies the protocol rules that can be decided from a header alone,
+// before any of the payload is kept.
+func (p *frameParser) check(h ws.Header) error {
+	if h.Rsv != 0 || !h.Masked || h.Length < 0 {
+		return errBadFrame
+	}
+	if h.OpCode.IsControl() {
+		if h.Length > 125 || !h.Fin {
+			return errBadFrame
+		}
+		return nil
+	}
+	if int64(len(p.msg))+h.Length > p.max {
+		return errFrameTooBig
+	}
+	switch h.OpCode {
+	case ws.OpText, ws.OpBinary:
+		if p.in {
+			return errBadFrame
+		}
+	case ws.OpContinuation:
+		if !p.in {
+			return errBadFrame
+		}
+	default:
+		return errBadFrame
+	}
+	return nil
+}
+
+// feed parses b, appending to dst every complete message and every ping
+// found. It never keeps a reference to b. After an error the stream is
+// unusable; the events before it are valid.
+func (p *frameParser) feed(dst []wsEvent, b []byte) ([]wsEvent, error) {
+	var err error
+	for {
+		if len(p.partial) == 0 {
+			if len(b) == 0 {
+				return dst, nil
+			}
+			if len(b) < 2 || len(b) < headerLen(b[1]) {
+				p.partial = append(make([]byte, 0, ws.MaxHeaderSize), b...)
+				return dst, nil
+			}
+			h, hl := parseHeader(b)
+			if err = p.check(h); err != nil {
+				return dst, err
+			}
+			total := hl + int(h.Length)
+			if len(b) < total {
+				p.partial = make([]byte, len(b), min(total, len(b)+partialCap))
+				copy(p.partial, b)
+				p.h, p.hl = h, hl
+				return dst, nil
+			}
+			if dst, err = p.frame(dst, h, b[hl:total], false); err != nil {
+				return dst, err
+			}
+			b = b[total:]
+			continue
+		}
+		if p.hl == 0 {
+			need := 2
+			if len(p.partial) >= 2 {
+				need = headerLen(p.partial[1])
+			}
+			if len(p.partial) < need {
+				if len(b) == 0 {
+					return dst, nil
+				}
+				n := min(need-len(p.partial), len(b))
+				p.partial = append(p.partial, b[:n]...)
+				b = b[n:]
+				continue
+			}
+			h, hl := parseHeader(p.partial)
+			if err = p.check(h); err != nil {
+				return dst, err
+			}
+			p.h, p.hl = h, hl
+			if total := hl + int(h.Length); cap(p.partial) < total {
+				grown := make([]byte, len(p.partial), min(total, len(p.partial)+len(b)+partialCap))
+				copy(grown, p.partial)
+				p.partial = grown
+			}
+		}
+		total := p.hl + int(p.h.Length)
+		if len(p.partial) < total {
+			if len(b) == 0 {
+				return dst, nil
+			}
+			n := min(total-len(p.partial), len(b))
+			p.partial = append(p.partial, b[:n]...)
+			b = b[n:]
+			continue
+		}
+		frame, h, hl := p.partial, p.h, p.hl
+		p.partial, p.hl = nil, 0
+		if dst, err = p.frame(dst, h, frame[hl:total], true); err != nil {
+			return dst, err
+		}
+	}
+}
+
+// frame applies one complete frame; owned says whether payload may be kept
+// (it was allocated for this frame) or must be copied.
+func (p *frameParser) frame(dst []wsEvent, h ws.Header, payload []byte, owned bool) ([]wsEvent, error) {
+	ws.Cipher(payload, h.Mask, 0)
+	if h.OpCode.IsControl() {
+		switch h.OpCode {
+		case ws.OpClose:
+			return dst, errPeerClosed
+		case ws.OpPing:
+			if !owned {
+				payload = bytes.Clone(payload)
+			}
+			return append(dst, wsEvent{op: ws.OpPing, data: payload}), nil
+		}
+		return dst, nil
+	}
+	if h.Fin && !p.in {
+		if !owned {
+			payload = bytes.Clone(payload)
+		}
+		return append(dst, wsEvent{op: h.OpCode, data: payload}), nil
+	}
+	if !p.in {
+		p.op, p.in = h.OpCode, true
+	}
+	p.msg = append(p.msg, payload...)
+	if h.Fin {
+		dst = append(dst, wsEvent{op: p.op, data: p.msg})
+		p.msg, p.in = nil, false
+	}
+	return dst, nil
+}
+
+// wsConn is the read side of a session on WebSocket.
+type wsConn struct {
+	srv  *Server
+	s    *Session
+	conn net.Conn
+	p    *poller // nil when read by its own goroutine (readLoop)
+	pc   pollConn
+
+	fp frameParser
+
+	// Handed from the poller to run: what the last read produced.
+	events []wsEvent
+	err    error
+}
+
+// startReading attaches the read side to a session now on WebSocket.
+// initial holds bytes the client sent along with the last request or frame
+// read before (it may be nil); it is parsed first.
+func (srv *Server) startReading(s *Session, conn net.Conn, initial []byte) {
+	c := &wsConn{srv: srv, s: s, conn: conn, fp: frameParser{max: int64(srv.cfg.MaxPayload)}}
+	c.p = srv.pollerFor(conn)
+	s.mu.Lock()
+	s.reader = c
+	s.mu.Unlock()
+	if len(initial) > 0 {
+		evs, err := c.fp.feed(nil, initial)
+		if !c.handle(evs, err) {
+			return
+		}
+	}
+	if c.p == nil {
+		go c.readLoop()
+		return
+	}
+	if err := c.p.add(c); err != nil {
+		c.fail(err)
+	}
+}
+
+// run applies what the poller read, then lets the poller read again.
+func (c *wsConn) run() {
+	evs, err := c.events, c.err
+	c.events, c.err = nil, nil
+	if c.handle(evs, err) {
+		c.p.arm(c)
+	}
+}
+
+// handle applies evs in order, then err if not nil. It reports whether the
+// connection is to be read further.
+func (c *wsConn) handle(evs []wsEvent, err error) bool {
+	s := c.s
+	for _, e := range evs {
+		if e.op == ws.OpPing {
+			_ = s.Send(rawFrame(ws.MustCompileFrame(ws.NewPongFrame(e.data))))
+			continue
+		}
+		c.srv.stats.BytesIn.Add(int64(len(e.data)))
+		var (
+			p    Packet
+			perr error
+		)
+		if e.op == ws.OpBinary {
+			p = Packet{Type: PacketMessage, Binary: true, Data: e.data}
+		} else if p, perr = DecodePacket(e.data, false); perr != nil {
+			c.fail(perr)
+			return false
+		}
+		if perr := s.handlePacket(p); perr != nil {
+			c.fail(perr)
+			return false
+		}
+	}
+	if err != nil {
+		c.fail(err)
+		return false
+	}
+	return true
+}
+
+// fail stops reading and closes the session for a read error.
+func (c *wsConn) fail(err error) {
+	c.detach()
+	c.srv.closeOnReadError(c.s, err)
+}
+
+// detach stops readiness notifications for the connection; the owner of
+// the connection calls it before closing it. It may be called more than once.
+func (c *wsConn) detach() {
+	if c.p != nil {
+		c.p.remove(c)
+	}
+}
+
+// readLoop reads the connection with a goroutine of its own, for
+// connections a poller cannot watch.
+func (c *wsConn) readLoop() {
+	buf := make([]byte, readBufferBytes)
+	for {
+		n, err := c.conn.Read(buf)
+		var evs []wsEvent
+		var perr error
+		if n > 0 {
+			evs, perr = c.fp.feed(nil, buf[:n])
+		}
+		if perr == nil && err != nil {
+			perr = err
+		}
+		if !c.handle(evs, perr) {
+			return
+		}
+	}
+}
