@@ -45,6 +45,9 @@ type Config struct {
 	// AdminToken enables POST /internal/events (platform events) for
 	// callers presenting it as a Bearer token; empty disables the endpoint.
 	AdminToken string `env:"ADMIN_TOKEN"`
+	// PprofAddr serves Go's profiler (/debug/pprof/) on its own listener,
+	// such as 127.0.0.1:6060; empty turns it off. Never expose it publicly.
+	PprofAddr string `env:"PPROF_ADDR"`
 	// EdgeTTL is the lease presence gives this edge: if no heartbeat comes
 	// within it, the edge's sockets are dropped from every count.
 	EdgeTTL time.Duration `env:"EDGE_TTL" envDefault:"15s"`
