@@ -73,14 +73,23 @@ export async function httpGet(url, timeout = 2000) {
 }
 
 /** Ask the kernel for a free TCP port on 127.0.0.1. */
+// The kernel may hand the same ephemeral port out again once it is closed,
+// so two calls could give two processes one port: never repeat one.
+const handedOut = new Set();
+
 export async function freePort() {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  srv.close();
-  await once(srv, 'close');
-  return port;
+  for (;;) {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    const { port } = srv.address();
+    srv.close();
+    await once(srv, 'close');
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Short random id (safe for contract ids: [A-Za-z0-9_.:@-]). */

@@ -91,15 +91,24 @@ export async function httpGet(url, timeout = 2000) {
 // Servers under test
 // ---------------------------------------------------------------------------
 
-/** Ask the kernel for a free TCP port on 127.0.0.1 (listen on 0, then close). */
+// The kernel may hand the same ephemeral port out again once it is closed,
+// so two calls could give two servers one port: never repeat one.
+const handedOut = new Set();
+
+/** Ask the kernel for a free TCP port on 127.0.0.1 (listen on 0, then close), never the same one twice. */
 export async function freePort() {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  srv.close();
-  await once(srv, 'close');
-  return port;
+  for (;;) {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    const { port } = srv.address();
+    srv.close();
+    await once(srv, 'close');
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 const buildDirs = [];
