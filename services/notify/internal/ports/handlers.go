@@ -66,7 +66,7 @@ func (h *Handlers) Register(r *message.Router, b *bus.Bus, newDedupe func(handle
 			return fmt.Errorf("subscriber %s: %w", t.name, err)
 		}
 		store := countingDedupe{DedupeStore: newDedupe(t.name), h: h}
-		r.AddConsumerHandler(t.name, t.topic, sub, t.handle).AddMiddleware(bus.Dedupe(store))
+		r.AddConsumerHandler(t.name, t.topic, sub, t.handle).AddMiddleware(bus.Dedupe(store, bus.DedupeLogger(h.log)))
 	}
 	return nil
 }
@@ -179,42 +179,21 @@ func (h *Handlers) reject(msg *message.Message, counter *atomic.Uint64, eventTyp
 	return &RejectedError{Type: eventType, Reason: reason}
 }
 
-// countingDedupe counts and logs the duplicates its store recognises. A
-// message without an id is never a duplicate: a record produced straight to
-// Kafka by another service (platform.events) has no Watermill UUID header,
-// and all such records would otherwise share the id "" and drop each other
-// for a whole window. (Their fan-out ids still come from the event's own
-// id, so the edges drop a redelivered one.)
+// countingDedupe counts and logs the duplicates its store recognises.
+// bus.Dedupe itself skips messages without an id (records produced straight
+// to Kafka) and logs marks that fail.
 type countingDedupe struct {
 	bus.DedupeStore
 	h *Handlers
 }
 
 func (d countingDedupe) Seen(ctx context.Context, id string) (bool, error) {
-	if id == "" {
-		return false, nil
-	}
 	seen, err := d.DedupeStore.Seen(ctx, id)
 	if seen {
 		d.h.metrics.Duplicates.Add(1)
 		d.h.log.Debug("dropped duplicate event", "topic", message.SubscribeTopicFromCtx(ctx), "message_uuid", id)
 	}
 	return seen, err
-}
-
-// Mark records a handled id. If the store fails the event was handled all
-// the same: the failure is logged, not returned, because a retry would
-// only handle it again (and, after the last retry, park a handled event).
-// A redelivery is then handled again, which the idempotent stores and the
-// derived fan-out ids make harmless.
-func (d countingDedupe) Mark(ctx context.Context, id string) error {
-	if id == "" {
-		return nil
-	}
-	if err := d.DedupeStore.Mark(ctx, id); err != nil {
-		d.h.log.Warn("cannot record a handled event id", "topic", message.SubscribeTopicFromCtx(ctx), "message_uuid", id, "error", err)
-	}
-	return nil
 }
 
 // peekType returns the type field of an invalid event, for the log.
