@@ -193,3 +193,28 @@ func TestMemoryDedupeExpires(t *testing.T) {
 		t.Fatalf("%d ids kept", len(d.ids))
 	}
 }
+
+type failingStore struct{ marks int }
+
+func (f *failingStore) Seen(context.Context, string) (bool, error) { return false, nil }
+func (f *failingStore) Mark(context.Context, string) error {
+	f.marks++
+	return errors.New("store down")
+}
+
+func TestDedupeFailedMarkAndIdlessMessages(t *testing.T) {
+	store := &failingStore{}
+	handled := 0
+	h := Dedupe(store)(func(*message.Message) ([]*message.Message, error) { handled++; return nil, nil })
+	if _, err := h(message.NewMessage("a", nil)); err != nil {
+		t.Fatalf("a failed mark failed a handled message: %v", err)
+	}
+	for range 2 {
+		if _, err := h(message.NewMessage("", nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if handled != 3 || store.marks != 1 {
+		t.Fatalf("handled %d, marked %d: id-less messages are handled every time and never recorded", handled, store.marks)
+	}
+}
