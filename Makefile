@@ -66,9 +66,10 @@ test-go: ## Go unit, component, protocol-suite and broker integration tests
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodePayload$$' -fuzztime $(FUZZTIME) ./pkg/engineio
-	$(GO) test -run '^$$' -fuzz '^FuzzFrameReader$$' -fuzztime $(FUZZTIME) ./pkg/engineio
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/socketio
+	FUZZTIME=$(FUZZTIME) .ci/fuzz.sh ./pkg/engineio FuzzDecodePayload
+	FUZZTIME=$(FUZZTIME) .ci/fuzz.sh ./pkg/engineio FuzzFrameReader
+	FUZZTIME=$(FUZZTIME) .ci/fuzz.sh ./pkg/engineio FuzzFrameParser
+	FUZZTIME=$(FUZZTIME) .ci/fuzz.sh ./pkg/socketio FuzzDecode
 
 .PHONY: test-e2e
 test-e2e: build ## end-to-end tests with the official socket.io-client
