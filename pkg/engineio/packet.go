@@ -43,6 +43,9 @@ type Message struct {
 	Type   PacketType
 	Binary bool   // binary message (Type is PacketMessage)
 	Data   []byte // packet data without the type character
+	// Volatile marks an update that a newer one supersedes (viewer counts,
+	// typing indicators): a client that has fallen behind loses these first.
+	Volatile bool
 
 	frameOnce sync.Once
 	frame     []byte
