@@ -4,10 +4,13 @@
 #   Kafka + Redis (brokers.sh), presence x1, chat x CHAT_INSTANCES (2), notify x1,
 #   one edge per EDGE_PORTS entry (127.0.0.1:4101 and :4102), and Debian's nginx on 127.0.0.1:NGINX_PORT
 #   (4100) balancing the edges (deployments/nginx/realtime-locations.conf).
+#   EDGES=N instead starts N edges on EDGE_BASE_PORT (4101), +1, … (EDGE_PORTS, when set, wins);
+#   NGINX=0 starts no nginx (clients go straight to the edges).
 #
 #   stack.sh up            build bin/*, start whatever is not running yet, wait until all of it is ready
 #   stack.sh down          stop everything by PID (TERM, wait, KILL); the brokers only if `up` started them
 #   stack.sh status        one line per process; exit 0 only if everything is up and answering
+#   stack.sh pids [WHICH]  "name PID" of each running process: edges, workers, brokers or all (default)
 #   stack.sh nginx-config  write $RUN_DIR/nginx/nginx.conf and check it with `nginx -t`
 #
 # Idempotent: `up` twice starts nothing the second time (processes already running are kept, even if
@@ -22,8 +25,13 @@ source "$here/lib/common.sh"
 
 BIN_DIR="${BIN_DIR:-$REPO_ROOT/bin}"
 [[ "$BIN_DIR" == /* ]] || BIN_DIR="$PWD/$BIN_DIR" # absolute: it is the processes' identity in ps
+if [[ -z "${EDGE_PORTS:-}" && -n "${EDGES:-}" ]]; then
+  [[ "$EDGES" =~ ^[1-9][0-9]*$ ]] || die "EDGES must be a positive number, not '$EDGES'"
+  EDGE_PORTS="$(seq -s ' ' "${EDGE_BASE_PORT:-4101}" $((${EDGE_BASE_PORT:-4101} + EDGES - 1)))"
+fi
 IFS=', ' read -r -a edge_ports <<<"${EDGE_PORTS:-4101 4102}" # "4101 4102" or "4101,4102"
 nginx_port="${NGINX_PORT:-4100}"
+with_nginx="${NGINX:-1}" # 0: no balancer
 chat_instances="${CHAT_INSTANCES:-2}"
 kafka_port="${KAFKA_PORT:-9092}"
 redis_port="${REDIS_PORT:-6379}"
@@ -319,6 +327,10 @@ up() {
   done
   for p in "${edge_ports[@]}"; do wait_edge "edge-$p" "$p"; done
 
+  if [[ "$with_nginx" == 0 ]]; then
+    log "stack ready in $(($(now_ms) - t0)) ms, no nginx (NGINX=0): edges on ${edge_ports[*]} (state, logs: $RUN_DIR)"
+    return 0
+  fi
   start_nginx
   log "stack ready in $(($(now_ms) - t0)) ms: http://127.0.0.1:$nginx_port (edges: ${edge_ports[*]}; state, logs: $RUN_DIR)"
 }
@@ -350,24 +362,51 @@ status() {
     elif health_ok "$p"; then echo "edge-$p: up (PID $pid) http://127.0.0.1:$p"
     else echo "edge-$p: unhealthy (PID $pid), /health failing on 127.0.0.1:$p"; rc=1; fi
   done
-  if ! pid="$(nginx_running)"; then echo "nginx: down"; rc=1
+  if [[ "$with_nginx" == 0 ]]; then echo "nginx: not used (NGINX=0)"
+  elif ! pid="$(nginx_running)"; then echo "nginx: down"; rc=1
   elif health_ok "$nginx_port"; then echo "nginx: up (PID $pid) http://127.0.0.1:$nginx_port"
   else echo "nginx: unhealthy (PID $pid), /health failing on 127.0.0.1:$nginx_port"; rc=1; fi
   "$here/brokers.sh" status || rc=1
   return "$rc"
 }
 
+# pids [edges|workers|brokers|all]: "name PID" per running process (edges in port order, whatever
+# EDGE_PORTS says now: every edge `up` recorded). For benchmarks that sample the processes.
+pids() {
+  local which="${1:-all}" f name pid
+  case "$which" in edges | workers | brokers | all) ;; *) die "pids: edges, workers, brokers or all" ;; esac
+  if [[ "$which" == edges || "$which" == all ]]; then
+    while read -r name; do
+      if pid="$(running "$name")"; then echo "$name $pid"; fi
+    done < <(cd "$stack_dir" && compgen -G "edge-*.pid" | sed 's/\.pid$//' | sort -V)
+  fi
+  if [[ "$which" == workers || "$which" == all ]]; then
+    for f in "$stack_dir"/*.pid; do
+      [[ -e "$f" ]] || continue
+      name="$(basename "$f" .pid)"
+      [[ "$name" == edge-* ]] && continue
+      if pid="$(running "$name")"; then echo "$name $pid"; fi
+    done
+  fi
+  if [[ "$which" == brokers || "$which" == all ]]; then
+    if broker_running kafka; then echo "kafka $(pid_from_file "$RUN_DIR/kafka/kafka.pid")"; fi
+    if broker_running redis; then echo "redis $(pid_from_file "$RUN_DIR/redis/redis.pid")"; fi
+  fi
+  return 0
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
+  pids) pids "${2:-all}" ;;
   nginx-config)
     write_nginx_config
     nginx_test
     echo "$nginx_conf"
     ;;
   *)
-    echo "usage: $0 up|down|status|nginx-config" >&2
+    echo "usage: $0 up|down|status|pids [edges|workers|brokers|all]|nginx-config" >&2
     exit 2
     ;;
 esac
