@@ -139,7 +139,7 @@ func coordinate(o *options) error {
 	host, _ := os.Hostname()
 	sum := &summary{
 		Scenario: o.scenario, Label: o.label, URLs: o.urls, Date: time.Now().UTC().Format(time.RFC3339),
-		Host: host, CPUs: runtime.NumCPU(), Workers: len(specs), ServerPIDs: o.serverPIDs,
+		Host: host, CPUs: runtime.NumCPU(), Workers: len(specs), ServerPIDs: o.serverPIDs, EdgePIDs: o.edgePIDs,
 		Rooms: o.rooms,
 	}
 	if o.scenario == "idle" {
@@ -155,6 +155,7 @@ func coordinate(o *options) error {
 	}
 
 	before := procfs.Read(o.serverPIDs)
+	edgesBefore := procfs.Read(o.edgePIDs)
 	workers := make([]*workerProc, 0, len(specs))
 	defer func() {
 		for _, wp := range workers {
@@ -213,6 +214,7 @@ func coordinate(o *options) error {
 		}
 	}
 	connected := procfs.Read(o.serverPIDs)
+	edgesConnected := procfs.Read(o.edgePIDs)
 	sum.Connect.Attempted = sum.Connect.Connected + sum.Connect.Failed
 	if lastReady > firstDial {
 		sum.Connect.Seconds = float64(lastReady-firstDial) / 1e9
@@ -223,11 +225,14 @@ func coordinate(o *options) error {
 	sum.Connect.MaxMs = ms(connHist.Max)
 	sum.Server.RSSBeforeMB = mb(before.RSSBytes)
 	sum.Server.CPUConnectS = (connected.CPU - before.CPU).Seconds()
+	if len(o.edgePIDs) > 0 {
+		sum.Edges = &edgeResult{RSSBeforeMB: mb(edgesBefore.RSSBytes), CPUConnectS: (edgesConnected.CPU - edgesBefore.CPU).Seconds()}
+	}
 	fmt.Fprintf(os.Stderr, "loadgen: %d connected, %d failed in %.2fs\n", sum.Connect.Connected, sum.Connect.Failed, sum.Connect.Seconds)
 
 	switch o.scenario {
 	case "idle":
-		err = runIdle(o, sum, workers, members, before, connected)
+		err = runIdle(o, sum, workers, before, connected, edgesBefore, edgesConnected)
 	default:
 		err = runFanout(o, sum, workers, members)
 	}
@@ -256,15 +261,40 @@ func coordinate(o *options) error {
 	return sum.print(os.Stdout, o.jsonOut)
 }
 
-func runIdle(o *options, sum *summary, workers []*workerProc, members []int, before, connected procfs.Sample) error {
+func runIdle(o *options, sum *summary, workers []*workerProc, before, connected, edgesBefore, edgesConnected procfs.Sample) error {
 	time.Sleep(o.hold)
 	held := procfs.Read(o.serverPIDs)
+	edgesHeld := procfs.Read(o.edgePIDs)
 	sum.Server.RSSAfterMB = mb(held.RSSBytes)
 	sum.Server.CPUHoldS = (held.CPU - connected.CPU).Seconds()
 	if sum.Connect.Connected > 0 && len(o.serverPIDs) > 0 {
 		sum.Server.RSSPerConnKB = (float64(held.RSSBytes) - float64(before.RSSBytes)) / 1024 / float64(sum.Connect.Connected)
 	}
+	if e := sum.Edges; e != nil {
+		e.RSSAfterMB = mb(edgesHeld.RSSBytes)
+		e.CPUHoldS = (edgesHeld.CPU - edgesConnected.CPU).Seconds()
+		if sum.Connect.Connected > 0 {
+			e.RSSPerConnKB = (float64(edgesHeld.RSSBytes) - float64(edgesBefore.RSSBytes)) / 1024 / float64(sum.Connect.Connected)
+		}
+	}
 	sum.HoldS = o.hold.Seconds()
+	// The true membership now: the members still connected (a connection
+	// that dropped during the hold has left its room on the server too).
+	members := make([]int, o.rooms)
+	for _, wp := range workers {
+		if err := wp.send(command{Cmd: "members"}); err != nil {
+			return err
+		}
+		r, err := wp.await("members", 30*time.Second)
+		if err != nil {
+			return err
+		}
+		for i, n := range r.RoomMembers {
+			if i < len(members) {
+				members[i] += n
+			}
+		}
+	}
 	c := &countResult{Rooms: o.rooms}
 	wrong := map[int]bool{}
 	for _, wp := range workers {
@@ -283,8 +313,8 @@ func runIdle(o *options, sum *summary, workers []*workerProc, members []int, bef
 	}
 	c.ExactRooms = o.rooms - len(wrong)
 	sum.Counts = c
-	if len(held.Missing) > 0 {
-		return fmt.Errorf("server pid(s) %v gone", held.Missing)
+	if gone := append(held.Missing, edgesHeld.Missing...); len(gone) > 0 {
+		return fmt.Errorf("server pid(s) %v gone", gone)
 	}
 	return nil
 }

@@ -205,4 +205,39 @@ func TestCompare(t *testing.T) {
 	if !strings.Contains(out, "5.00×") || !strings.Contains(out, "10.00×") {
 		t.Fatalf("compare output:\n%s", out)
 	}
+
+	// Three columns, one not measured ("-"), an idle group with the edges' own figures.
+	c := &summary{Scenario: "idle", Conns: 19000, Rooms: 100, HoldS: 30, ServerPIDs: []int{1}, EdgePIDs: []int{2},
+		Connect: connectResult{Connected: 19000, PerSec: 5000}, Server: serverResult{RSSPerConnKB: 20},
+		Edges: &edgeResult{RSSPerConnKB: 10}, Counts: &countResult{Rooms: 100, ExactRooms: 100}}
+	d := &summary{Scenario: "idle", Conns: 19000, Rooms: 100, HoldS: 30, ServerPIDs: []int{1},
+		Connect: connectResult{Connected: 19000, PerSec: 500}, Server: serverResult{RSSPerConnKB: 23}}
+	for name, s := range map[string]*summary{"c.json": c, "d.json": d} {
+		raw, _ := json.Marshal(s)
+		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, w, _ = os.Pipe()
+	os.Stdout = w
+	err = compareMain([]string{"-names", "node,embedded,distributed",
+		filepath.Join(dir, "d.json"), "-", filepath.Join(dir, "c.json"),
+		filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json"), "-"})
+	w.Close()
+	os.Stdout = stdout
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ = r.Read(buf)
+	out = string(buf[:n])
+	for _, want := range []string{"embedded / node", "distributed / node", "19,000", "10.00×", "0.87×",
+		"edges: RSS KB per connection", "idle: 19,000 connections, 100 rooms, 30 s hold", "100 / 100"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("compare output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "\n") < 10 || !strings.HasPrefix(out, "| metric") {
+		t.Fatalf("compare output:\n%s", out)
+	}
+	t.Logf("\n%s", out)
 }

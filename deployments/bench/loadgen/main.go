@@ -29,6 +29,7 @@ type options struct {
 	urls        []string
 	secret      string
 	serverPIDs  []int
+	edgePIDs    []int
 	conns       int
 	rooms       int
 	hold        time.Duration
@@ -81,12 +82,13 @@ func main() {
 func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	o := &options{}
-	var urls, pids, rates, local string
+	var urls, pids, edgePIDs, rates, local string
 	fs.StringVar(&o.scenario, "scenario", "idle", "idle | fanout | e2e")
 	fs.StringVar(&o.label, "label", "", "name of the target in reports (default: the URLs)")
 	fs.StringVar(&urls, "url", "http://127.0.0.1:4100", "server URL(s), comma separated; connections are spread round-robin")
 	fs.StringVar(&o.secret, "secret", os.Getenv("JWT_SECRET"), "HS256 secret for the tokens (default $JWT_SECRET; empty = anonymous)")
 	fs.StringVar(&pids, "server-pids", "", "comma separated PIDs of the server processes to sample (RSS, CPU)")
+	fs.StringVar(&edgePIDs, "edge-pids", "", "comma separated PIDs of the edges among them: their RSS and CPU are also reported on their own")
 	fs.IntVar(&o.conns, "conns", 1000, "idle: connections")
 	fs.IntVar(&o.rooms, "rooms", 10, "rooms (idle: video rooms; fanout/e2e: chat rooms)")
 	fs.DurationVar(&o.hold, "hold", 10*time.Second, "idle: how long the connections are held after the last one connected")
@@ -126,15 +128,12 @@ func parseFlags(args []string) (*options, error) {
 	if o.label == "" {
 		o.label = strings.Join(o.urls, ",")
 	}
-	for _, p := range strings.Split(pids, ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return nil, fmt.Errorf("bad pid %q", p)
-		}
-		o.serverPIDs = append(o.serverPIDs, n)
+	var err error
+	if o.serverPIDs, err = parsePIDs(pids); err != nil {
+		return nil, err
+	}
+	if o.edgePIDs, err = parsePIDs(edgePIDs); err != nil {
+		return nil, err
 	}
 	if rates == "" {
 		rates = "10,20,50,100,200,500,1000"
@@ -168,6 +167,21 @@ func parseFlags(args []string) (*options, error) {
 		o.prefix = "b" + strconv.FormatInt(time.Now().Unix(), 36)
 	}
 	return o, nil
+}
+
+func parsePIDs(list string) ([]int, error) {
+	var pids []int
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad pid %q", p)
+		}
+		pids = append(pids, n)
+	}
+	return pids, nil
 }
 
 func lastOctet(s string) (int, error) {

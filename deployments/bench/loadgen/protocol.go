@@ -29,7 +29,7 @@ type workerSpec struct {
 }
 
 type command struct {
-	Cmd        string  `json:"cmd"` // publish | stats | counts | exit
+	Cmd        string  `json:"cmd"` // publish | stats | members | counts | exit
 	Step       int     `json:"step,omitempty"`
 	Rate       float64 `json:"rate,omitempty"` // this worker's messages/s
 	DurationMS int     `json:"duration_ms,omitempty"`
@@ -37,7 +37,7 @@ type command struct {
 }
 
 type report struct {
-	Type string `json:"type"` // connected | published | stats | counts | fatal
+	Type string `json:"type"` // connected | published | stats | members | counts | fatal
 	Step int    `json:"step,omitempty"`
 
 	// connected
@@ -47,7 +47,7 @@ type report struct {
 	ConnectHist *hist.Sparse   `json:"connect_hist,omitempty"`
 	FirstDialNS int64          `json:"first_dial_ns,omitempty"`
 	LastReadyNS int64          `json:"last_ready_ns,omitempty"`
-	RoomMembers []int          `json:"room_members,omitempty"` // subscribers ready per room
+	RoomMembers []int          `json:"room_members,omitempty"` // subscribers ready per room (also members)
 
 	// published
 	SentByRoom []int `json:"sent_by_room,omitempty"`

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -22,6 +24,15 @@ type connectResult struct {
 }
 
 type serverResult struct {
+	RSSBeforeMB  float64 `json:"rss_before_mb"`
+	RSSAfterMB   float64 `json:"rss_after_mb,omitempty"`
+	RSSPerConnKB float64 `json:"rss_per_conn_kb,omitempty"`
+	CPUConnectS  float64 `json:"cpu_connect_s"`
+	CPUHoldS     float64 `json:"cpu_hold_s,omitempty"`
+}
+
+// edgeResult is serverResult for the -edge-pids alone.
+type edgeResult struct {
 	RSSBeforeMB  float64 `json:"rss_before_mb"`
 	RSSAfterMB   float64 `json:"rss_after_mb,omitempty"`
 	RSSPerConnKB float64 `json:"rss_per_conn_kb,omitempty"`
@@ -68,6 +79,7 @@ type summary struct {
 	URLs         []string      `json:"urls"`
 	Workers      int           `json:"workers"`
 	ServerPIDs   []int         `json:"server_pids"`
+	EdgePIDs     []int         `json:"edge_pids,omitempty"`
 	Rooms        int           `json:"rooms"`
 	Conns        int           `json:"conns,omitempty"`
 	Subs         int           `json:"subs,omitempty"`
@@ -76,6 +88,7 @@ type summary struct {
 	HoldS        float64       `json:"hold_s,omitempty"`
 	Connect      connectResult `json:"connect"`
 	Server       serverResult  `json:"server"`
+	Edges        *edgeResult   `json:"edges,omitempty"`
 	Counts       *countResult  `json:"counts,omitempty"`
 	Steps        []stepResult  `json:"steps,omitempty"`
 	Best         *stepResult   `json:"best,omitempty"`
@@ -105,6 +118,11 @@ func (s *summary) print(out io.Writer, jsonOut string) error {
 			fmt.Fprintf(tw, "server RSS\t%.1f MB before, %.1f MB after %.0f s hold: %.2f KB per connection\n",
 				s.Server.RSSBeforeMB, s.Server.RSSAfterMB, s.HoldS, s.Server.RSSPerConnKB)
 			fmt.Fprintf(tw, "server CPU while holding\t%.2f s\n", s.Server.CPUHoldS)
+		}
+		if e := s.Edges; e != nil {
+			fmt.Fprintf(tw, "edges (%d) RSS\t%.1f MB before, %.1f MB after: %.2f KB per connection\n",
+				len(s.EdgePIDs), e.RSSBeforeMB, e.RSSAfterMB, e.RSSPerConnKB)
+			fmt.Fprintf(tw, "edges CPU\t%.2f s while connecting, %.2f s while holding\n", e.CPUConnectS, e.CPUHoldS)
 		}
 		if s.Counts != nil {
 			fmt.Fprintf(tw, "viewer counts exact\t%d/%d rooms, %d/%d members (%d count events received)\n",
@@ -151,25 +169,60 @@ func (s *summary) print(out io.Writer, jsonOut string) error {
 
 // metric is one row of the side-by-side comparison.
 type metric struct {
-	name   string
-	higher bool // higher is better
-	get    func(*summary) (float64, bool)
+	name    string
+	higher  bool // higher is better
+	noRatio bool // a tally: no ratio, no "better"
+	get     func(*summary) (float64, bool)
 }
 
-var idleMetrics = []metric{
-	{"connections ok", true, func(s *summary) (float64, bool) { return float64(s.Connect.Connected), true }},
-	{"connect failures", false, func(s *summary) (float64, bool) { return float64(s.Connect.Failed), true }},
-	{"connect rate /s", true, func(s *summary) (float64, bool) { return s.Connect.PerSec, s.Connect.PerSec > 0 }},
-	{"connect p99 ms", false, func(s *summary) (float64, bool) { return s.Connect.P99ms, true }},
-	{"server CPU s while connecting", false, func(s *summary) (float64, bool) { return s.Server.CPUConnectS, len(s.ServerPIDs) > 0 }},
-	{"server RSS KB per connection", false, func(s *summary) (float64, bool) { return s.Server.RSSPerConnKB, len(s.ServerPIDs) > 0 }},
-	{"server CPU s while holding", false, func(s *summary) (float64, bool) { return s.Server.CPUHoldS, len(s.ServerPIDs) > 0 }},
-	{"rooms with exact count", true, func(s *summary) (float64, bool) {
+// countText writes the tallies of the count check as "exact / all".
+var countText = map[string]func(*summary) string{
+	"rooms whose viewer count is exact": func(s *summary) string {
+		return thousands(float64(s.Counts.ExactRooms)) + " / " + thousands(float64(s.Counts.Rooms))
+	},
+	"members whose last count is exact": func(s *summary) string {
+		return thousands(float64(s.Counts.ExactMembers)) + " / " + thousands(float64(s.Counts.Members))
+	},
+}
+
+func withPIDs(f func(*summary) float64) func(*summary) (float64, bool) {
+	return func(s *summary) (float64, bool) { return f(s), len(s.ServerPIDs) > 0 }
+}
+
+func withEdges(f func(*edgeResult) float64) func(*summary) (float64, bool) {
+	return func(s *summary) (float64, bool) {
+		if s.Edges == nil {
+			return 0, false
+		}
+		return f(s.Edges), true
+	}
+}
+
+func withCounts(f func(*countResult) int) func(*summary) (float64, bool) {
+	return func(s *summary) (float64, bool) {
 		if s.Counts == nil {
 			return 0, false
 		}
-		return float64(s.Counts.ExactRooms), true
-	}},
+		return float64(f(s.Counts)), true
+	}
+}
+
+var idleMetrics = []metric{
+	{"connections ok", true, true, func(s *summary) (float64, bool) { return float64(s.Connect.Connected), true }},
+	{"connect failures", false, true, func(s *summary) (float64, bool) { return float64(s.Connect.Failed), true }},
+	{"connect rate /s (handshake + auth + join)", true, false, func(s *summary) (float64, bool) { return s.Connect.PerSec, s.Connect.PerSec > 0 }},
+	{"connect p50 ms", false, false, func(s *summary) (float64, bool) { return s.Connect.P50ms, s.Connect.Connected > 0 }},
+	{"connect p99 ms", false, false, func(s *summary) (float64, bool) { return s.Connect.P99ms, s.Connect.Connected > 0 }},
+	{"server CPU s while connecting", false, false, withPIDs(func(s *summary) float64 { return s.Server.CPUConnectS })},
+	{"server RSS KB per connection", false, false, withPIDs(func(s *summary) float64 { return s.Server.RSSPerConnKB })},
+	{"server RSS MB, connections held", false, false, withPIDs(func(s *summary) float64 { return s.Server.RSSAfterMB })},
+	{"server CPU s while holding", false, false, withPIDs(func(s *summary) float64 { return s.Server.CPUHoldS })},
+	{"edges: RSS KB per connection (sum over edges)", false, false, withEdges(func(e *edgeResult) float64 { return e.RSSPerConnKB })},
+	{"edges: RSS MB, connections held", false, false, withEdges(func(e *edgeResult) float64 { return e.RSSAfterMB })},
+	{"edges: CPU s while connecting", false, false, withEdges(func(e *edgeResult) float64 { return e.CPUConnectS })},
+	{"rooms whose viewer count is exact", true, true, withCounts(func(c *countResult) int { return c.ExactRooms })},
+	{"members whose last count is exact", true, true, withCounts(func(c *countResult) int { return c.ExactMembers })},
+	{"connections dropped", false, true, func(s *summary) (float64, bool) { return float64(s.Dropped), true }},
 }
 
 func bestOf(f func(*stepResult) float64) func(*summary) (float64, bool) {
@@ -182,15 +235,15 @@ func bestOf(f func(*stepResult) float64) func(*summary) (float64, bool) {
 }
 
 var fanoutMetrics = []metric{
-	{"best deliveries/s (no loss, p99 ok)", true, bestOf(func(r *stepResult) float64 { return r.DeliveriesPerSec })},
-	{"  at msg/s", true, bestOf(func(r *stepResult) float64 { return r.Rate })},
-	{"  p50 ms", false, bestOf(func(r *stepResult) float64 { return r.P50ms })},
-	{"  p99 ms", false, bestOf(func(r *stepResult) float64 { return r.P99ms })},
-	{"  p999 ms", false, bestOf(func(r *stepResult) float64 { return r.P999ms })},
-	{"  max ms", false, bestOf(func(r *stepResult) float64 { return r.MaxMs })},
-	{"  server CPU s per 1M deliveries", false, bestOf(func(r *stepResult) float64 { return r.CPUSPerMillion })},
-	{"  deliveries per server CPU-second", true, bestOf(func(r *stepResult) float64 { return r.DeliveriesPerCPUS })},
-	{"steps passed", true, func(s *summary) (float64, bool) {
+	{"best deliveries/s (no loss, p99 ok)", true, false, bestOf(func(r *stepResult) float64 { return r.DeliveriesPerSec })},
+	{"  at msg/s", true, false, bestOf(func(r *stepResult) float64 { return r.Rate })},
+	{"  p50 ms", false, false, bestOf(func(r *stepResult) float64 { return r.P50ms })},
+	{"  p99 ms", false, false, bestOf(func(r *stepResult) float64 { return r.P99ms })},
+	{"  p999 ms", false, false, bestOf(func(r *stepResult) float64 { return r.P999ms })},
+	{"  max ms", false, false, bestOf(func(r *stepResult) float64 { return r.MaxMs })},
+	{"  server CPU s per 1M deliveries", false, false, bestOf(func(r *stepResult) float64 { return r.CPUSPerMillion })},
+	{"  deliveries per server CPU-second", true, false, bestOf(func(r *stepResult) float64 { return r.DeliveriesPerCPUS })},
+	{"steps passed", true, true, func(s *summary) (float64, bool) {
 		n := 0
 		for _, r := range s.Steps {
 			if r.OK {
@@ -199,74 +252,154 @@ var fanoutMetrics = []metric{
 		}
 		return float64(n), true
 	}},
-	{"connect rate /s", true, func(s *summary) (float64, bool) { return s.Connect.PerSec, s.Connect.PerSec > 0 }},
+	{"messages lost (all steps)", false, true, func(s *summary) (float64, bool) {
+		var n int64
+		for _, r := range s.Steps {
+			n += r.Lost
+		}
+		return float64(n), true
+	}},
+	{"connect rate /s", true, false, func(s *summary) (float64, bool) { return s.Connect.PerSec, s.Connect.PerSec > 0 }},
 }
 
-// compareMain prints A and B summaries side by side with a B/A ratio:
-// compare [-names A,B] a1.json b1.json [a2.json b2.json …].
+// compareMain prints summaries side by side as one Markdown table (aligned,
+// so it reads as is and pastes into a README), with each column's ratio to
+// the first: compare [-names A,B,…] a1.json b1.json … [a2.json b2.json …].
+// There are as many files per group as names; "-" marks one not measured.
 func compareMain(args []string) error {
 	names := []string{"A", "B"}
 	if len(args) >= 2 && args[0] == "-names" {
-		names = strings.SplitN(args[1], ",", 2)
-		if len(names) != 2 {
-			return fmt.Errorf("-names wants two comma separated names")
-		}
+		names = strings.Split(args[1], ",")
 		args = args[2:]
 	}
-	if len(args) == 0 || len(args)%2 != 0 {
-		return fmt.Errorf("usage: loadgen compare [-names A,B] a.json b.json [a2.json b2.json …]")
+	k := len(names)
+	if len(args) == 0 || len(args)%k != 0 {
+		return fmt.Errorf("usage: loadgen compare [-names A,B,…] a.json b.json … [a2.json b2.json …] (one file per name and group, - for none)")
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "metric\t%s\t%s\tratio %s/%s\tbetter\n", names[0], names[1], names[1], names[0])
-	for i := 0; i < len(args); i += 2 {
-		a, err := load(args[i])
-		if err != nil {
-			return err
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 1, ' ', 0)
+	row := func(cells ...string) {
+		fmt.Fprintf(tw, "| %s\t|\n", strings.Join(cells, "\t| "))
+	}
+	header := append([]string{"metric"}, names...)
+	for _, n := range names[1:] {
+		header = append(header, n+" / "+names[0])
+	}
+	if k > 1 {
+		header = append(header, "better")
+	}
+	row(header...)
+	dashes := make([]string, len(header))
+	for i := range dashes {
+		dashes[i] = "---"
+	}
+	row(dashes...)
+	for g := 0; g < len(args); g += k {
+		sums := make([]*summary, k)
+		var first *summary
+		for i := range sums {
+			if args[g+i] == "-" {
+				continue
+			}
+			s, err := load(args[g+i])
+			if err != nil {
+				return err
+			}
+			sums[i] = s
+			if first == nil {
+				first = s
+			}
 		}
-		b, err := load(args[i+1])
-		if err != nil {
-			return err
+		if first == nil {
+			continue
 		}
-		title := a.Scenario
-		switch a.Scenario {
-		case "idle":
-			title = fmt.Sprintf("idle: %d connections, %d rooms, %.0f s hold", a.Conns, a.Rooms, a.HoldS)
-		default:
-			title = fmt.Sprintf("%s: %d subscribers, %d rooms, %d publishers", a.Scenario, a.Subs, a.Rooms, a.Pubs)
-		}
-		fmt.Fprintf(tw, "%s\t\t\t\t\n", title)
+		cells := make([]string, len(header))
+		cells[0] = "**" + groupTitle(first) + "**"
+		row(cells...)
 		ms := fanoutMetrics
-		if a.Scenario == "idle" {
+		if first.Scenario == "idle" {
 			ms = idleMetrics
 		}
 		for _, m := range ms {
-			va, oka := m.get(a)
-			vb, okb := m.get(b)
-			ratio := "—"
-			if oka && okb && va != 0 {
-				ratio = fmt.Sprintf("%.2f×", vb/va)
+			vals := make([]float64, k)
+			oks := make([]bool, k)
+			seen := false
+			cells := []string{m.name}
+			for i, s := range sums {
+				if s != nil {
+					vals[i], oks[i] = m.get(s)
+				}
+				seen = seen || oks[i]
+				if text := countText[m.name]; oks[i] && text != nil {
+					cells = append(cells, text(s))
+				} else {
+					cells = append(cells, num(vals[i], oks[i]))
+				}
 			}
-			better := "lower"
-			if m.higher {
-				better = "higher"
+			if !seen {
+				continue
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", m.name, num(va, oka), num(vb, okb), ratio, better)
+			for i := 1; i < k; i++ {
+				ratio := ""
+				if !m.noRatio && oks[0] && oks[i] && vals[0] != 0 {
+					ratio = fmt.Sprintf("%.2f×", vals[i]/vals[0])
+				}
+				cells = append(cells, ratio)
+			}
+			if k > 1 {
+				switch {
+				case m.noRatio:
+					cells = append(cells, "")
+				case m.higher:
+					cells = append(cells, "higher")
+				default:
+					cells = append(cells, "lower")
+				}
+			}
+			row(cells...)
 		}
 	}
 	return tw.Flush()
+}
+
+func groupTitle(s *summary) string {
+	switch s.Scenario {
+	case "idle":
+		return fmt.Sprintf("idle: %s connections, %d rooms, %.0f s hold", thousands(float64(s.Conns)), s.Rooms, s.HoldS)
+	default:
+		return fmt.Sprintf("%s: %s subscribers, %d rooms, %d publishers", s.Scenario, thousands(float64(s.Subs)), s.Rooms, s.Pubs)
+	}
 }
 
 func num(v float64, ok bool) string {
 	switch {
 	case !ok:
 		return "—"
-	case v == float64(int64(v)) && v < 1e12:
-		return fmt.Sprintf("%d", int64(v))
-	case v >= 100:
+	case v >= 1000 || v <= -1000 || v == float64(int64(v)):
+		return thousands(v)
+	case v >= 100 || v <= -100:
 		return fmt.Sprintf("%.0f", v)
+	case v >= 10 || v <= -10:
+		return fmt.Sprintf("%.1f", v)
 	default:
 		return fmt.Sprintf("%.2f", v)
 	}
+}
+
+// thousands rounds v to an integer written with thousands separators.
+func thousands(v float64) string {
+	n := int64(math.Round(v))
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 func load(path string) (*summary, error) {

@@ -129,6 +129,8 @@ func workerMain(raw string) error {
 			w.emit(w.publish(cmd))
 		case "stats":
 			w.emit(w.stats(cmd.Step))
+		case "members":
+			w.emit(w.members())
 		case "counts":
 			w.emit(w.counts(cmd.Expected))
 		case "exit":
@@ -419,6 +421,19 @@ func (w *worker) stats(step int) report {
 	w.mu.Lock()
 	r.ErrorSamples = append([]string(nil), w.errSamples...)
 	w.mu.Unlock()
+	return r
+}
+
+// members reports how many ready subscribers each room has now.
+func (w *worker) members() report {
+	r := report{Type: "members", RoomMembers: make([]int, w.spec.Rooms)}
+	for i := range w.subs {
+		if w.subReady[i].Load() {
+			if room := int(w.subs[i].Room); room < len(r.RoomMembers) {
+				r.RoomMembers[room]++
+			}
+		}
+	}
 	return r
 }
 
