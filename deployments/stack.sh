@@ -298,7 +298,7 @@ up() {
   t0="$(now_ms)"
   ((${#edge_ports[@]} > 0)) || die "EDGE_PORTS is empty"
   build
-  "$here/nginx/install.sh"
+  if [[ "$with_nginx" != 0 ]]; then "$here/nginx/install.sh"; fi
   start_brokers
 
   # Workers first, so the edges' first events find their consumers; started together, then awaited.
