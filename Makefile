@@ -80,8 +80,12 @@ test-integration: build ## distributed mode on real Kafka and Redis: separate pr
 	cd $(INTEGRATION_DIR) && BIN_DIR=$(BIN) npm test
 
 .PHONY: bench
-bench: build ## side-by-side benchmark: the Node.js reference vs ours (BENCH_SCALE=small|full; see deployments/bench)
+bench: ## side-by-side benchmark: the Node.js reference vs ours, embedded and distributed (BENCH_SCALE=small|full; see deployments/bench)
 	deployments/bench/run.sh
+
+.PHONY: bench-scale
+bench-scale: ## 100,000 idle connections over 6 edges sharing one Kafka and one Redis, counts checked (deployments/bench)
+	BENCH_SCALE=full BENCH_100K=only deployments/bench/run.sh
 
 .PHONY: clean
 clean: ## remove build output

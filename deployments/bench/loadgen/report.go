@@ -175,8 +175,14 @@ type metric struct {
 	get     func(*summary) (float64, bool)
 }
 
-// countText writes the tallies of the count check as "exact / all".
+// countText writes some tallies as text.
 var countText = map[string]func(*summary) string{
+	"passed (no loss, p99 under the limit)": func(s *summary) string {
+		if r := s.Steps[len(s.Steps)-1]; !r.OK {
+			return "no: " + r.Stop
+		}
+		return "yes"
+	},
 	"rooms whose viewer count is exact": func(s *summary) string {
 		return thousands(float64(s.Counts.ExactRooms)) + " / " + thousands(float64(s.Counts.Rooms))
 	},
@@ -262,6 +268,36 @@ var fanoutMetrics = []metric{
 	{"connect rate /s", true, false, func(s *summary) (float64, bool) { return s.Connect.PerSec, s.Connect.PerSec > 0 }},
 }
 
+func lastStep(f func(*stepResult) float64) func(*summary) (float64, bool) {
+	return func(s *summary) (float64, bool) {
+		if len(s.Steps) == 0 {
+			return 0, false
+		}
+		return f(&s.Steps[len(s.Steps)-1]), true
+	}
+}
+
+// e2eMetrics describe the e2e run's (last) step whether it passed or not: it
+// runs at the rate asked for, not up to a limit.
+var e2eMetrics = []metric{
+	{"msg/s sent", true, true, lastStep(func(r *stepResult) float64 { return r.Rate })},
+	{"deliveries/s", true, false, lastStep(func(r *stepResult) float64 { return r.DeliveriesPerSec })},
+	{"deliveries lost", false, true, lastStep(func(r *stepResult) float64 { return float64(r.Lost) })},
+	{"p50 ms", false, false, lastStep(func(r *stepResult) float64 { return r.P50ms })},
+	{"p90 ms", false, false, lastStep(func(r *stepResult) float64 { return r.P90ms })},
+	{"p99 ms", false, false, lastStep(func(r *stepResult) float64 { return r.P99ms })},
+	{"max ms", false, false, lastStep(func(r *stepResult) float64 { return r.MaxMs })},
+	{"server CPU s per 1M deliveries", false, false, lastStep(func(r *stepResult) float64 { return r.CPUSPerMillion })},
+	{"deliveries per server CPU-second", true, false, lastStep(func(r *stepResult) float64 { return r.DeliveriesPerCPUS })},
+	{"passed (no loss, p99 under the limit)", true, true, lastStep(func(r *stepResult) float64 {
+		if r.OK {
+			return 1
+		}
+		return 0
+	})},
+	{"connect rate /s", true, false, func(s *summary) (float64, bool) { return s.Connect.PerSec, s.Connect.PerSec > 0 }},
+}
+
 // compareMain prints summaries side by side as one Markdown table (aligned,
 // so it reads as is and pastes into a README), with each column's ratio to
 // the first: compare [-names A,B,…] a1.json b1.json … [a2.json b2.json …].
@@ -316,8 +352,11 @@ func compareMain(args []string) error {
 		cells[0] = "**" + groupTitle(first) + "**"
 		row(cells...)
 		ms := fanoutMetrics
-		if first.Scenario == "idle" {
+		switch first.Scenario {
+		case "idle":
 			ms = idleMetrics
+		case "e2e":
+			ms = e2eMetrics
 		}
 		for _, m := range ms {
 			vals := make([]float64, k)
@@ -364,10 +403,17 @@ func compareMain(args []string) error {
 func groupTitle(s *summary) string {
 	switch s.Scenario {
 	case "idle":
-		return fmt.Sprintf("idle: %s connections, %d rooms, %.0f s hold", thousands(float64(s.Conns)), s.Rooms, s.HoldS)
+		return fmt.Sprintf("idle: %s connections, %s, %.0f s hold", thousands(float64(s.Conns)), plural(s.Rooms, "room"), s.HoldS)
 	default:
-		return fmt.Sprintf("%s: %s subscribers, %d rooms, %d publishers", s.Scenario, thousands(float64(s.Subs)), s.Rooms, s.Pubs)
+		return fmt.Sprintf("%s: %s subscribers, %s, %s", s.Scenario, thousands(float64(s.Subs)), plural(s.Rooms, "room"), plural(s.Pubs, "publisher"))
 	}
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return thousands(float64(n)) + " " + noun + "s"
 }
 
 func num(v float64, ok bool) string {
