@@ -214,7 +214,8 @@ stack_up() {
   stack_started=1
   while read -r name pid; do
     all+=("$pid")
-    taskset -a -p -c "$server_cpus" "$pid" >/dev/null 2>&1 || true
+    # (brokers this script did not start keep their own affinity; the ones it started inherited it)
+    if [[ "$name" != kafka && "$name" != redis ]]; then taskset -a -p -c "$server_cpus" "$pid" >/dev/null 2>&1 || true; fi
     if [[ "$name" == edge-* ]]; then
       edges+=("$pid")
       urls+=("http://127.0.0.1:${name#edge-}")
@@ -269,6 +270,7 @@ fi
 if [[ $BENCH_100K == 1 || $BENCH_100K == only ]]; then
   stack_up "$SCALE_EDGES"
   loadgen go-scale -scenario idle -conns "$SCALE_CONNS" -rooms "$SCALE_ROOMS" -hold "$SCALE_HOLD" -url "$stack_urls" \
+    -per-worker "${SCALE_PER_WORKER:-18000}" \
     -server-pids "$stack_pids" -edge-pids "$stack_edge_pids" -label "go: $SCALE_EDGES edges + workers + kafka + redis"
   stack_down go-scale
 fi
