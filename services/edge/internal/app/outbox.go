@@ -88,6 +88,7 @@ type Outbox struct {
 	abort     chan struct{} // closed when Shutdown runs out of time
 	started   atomic.Bool
 	done      chan struct{} // closed when every shard stopped
+	full      atomic.Bool   // refusing: logged once per episode
 }
 
 type shard struct {
@@ -155,6 +156,9 @@ func (o *Outbox) Enqueue(orderKey, topic, id, key string, payload []byte, force 
 		if o.stats.Queued.Add(1) > o.capacity {
 			o.stats.Queued.Add(-1)
 			o.stats.Refused.Add(1)
+			if o.full.CompareAndSwap(false, true) {
+				o.log.Warn("membership outbox full: joins are refused until the bus catches up", "capacity", o.capacity)
+			}
 			return errors.Join(ErrUnavailable, ErrOutboxFull)
 		}
 	} else {
@@ -247,7 +251,9 @@ func (o *Outbox) work(ctx context.Context, s *shard) {
 				o.dropRest(s, batch[i:])
 				return
 			}
-			o.stats.Queued.Add(-1)
+			if o.stats.Queued.Add(-1) < o.capacity*9/10 && o.full.Load() && o.full.CompareAndSwap(true, false) {
+				o.log.Info("membership outbox has room again", "queued", o.stats.Queued.Load())
+			}
 			batch[i] = outboxEvent{} // release the payload
 		}
 		if cap(batch) <= maxSpare {
