@@ -24,7 +24,7 @@ var (
 
 // Outbox defaults, used for zero values of OutboxConfig.
 const (
-	DefaultOutboxShards   = 32
+	DefaultOutboxShards   = 256
 	DefaultOutboxCapacity = 100_000
 	defaultRetryMin       = 50 * time.Millisecond
 	defaultRetryMax       = 2 * time.Second

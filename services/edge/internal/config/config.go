@@ -56,8 +56,11 @@ type Config struct {
 
 	// OutboxShards is how many queues publish membership events (sessions
 	// opened and closed, rooms joined and left) at the same time; a
-	// socket's events stay in order in one of them.
-	OutboxShards int `env:"OUTBOX_SHARDS" envDefault:"32"`
+	// socket's events stay in order in one of them. Each has one publish
+	// in flight, and the Kafka producer batches concurrent publishes, so
+	// more shards drain a burst of connects sooner (an idle shard is one
+	// parked goroutine).
+	OutboxShards int `env:"OUTBOX_SHARDS" envDefault:"256"`
 	// OutboxCapacity bounds the membership events waiting to be
 	// published; when it is reached, joins are refused until the bus
 	// catches up.

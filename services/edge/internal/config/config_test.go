@@ -28,7 +28,7 @@ func TestLoadDefaults(t *testing.T) {
 		ShutdownTimeout:   10 * time.Second,
 		EdgeTTL:           15 * time.Second,
 		HeartbeatInterval: 5 * time.Second,
-		OutboxShards:      32,
+		OutboxShards:      256,
 		OutboxCapacity:    100_000,
 		LogLevel:          slog.LevelInfo,
 	}
