@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -34,13 +35,17 @@ type Origin struct {
 // App publishes domain events for one edge instance.
 type App struct {
 	pub    message.Publisher
+	outbox *Outbox
 	edgeID string
 	now    func() time.Time
 }
 
-// New returns the use cases of edge edgeID, publishing on pub.
-func New(pub message.Publisher, edgeID string) *App {
-	return &App{pub: pub, edgeID: edgeID, now: time.Now}
+// New returns the use cases of edge edgeID, publishing on pub. Membership
+// events (sessions opened and closed, rooms joined and left) go through
+// outbox, asynchronously; with a nil outbox they are published at once,
+// like every other event.
+func New(pub message.Publisher, edgeID string, outbox *Outbox) *App {
+	return &App{pub: pub, outbox: outbox, edgeID: edgeID, now: time.Now}
 }
 
 // EdgeID names this edge in domain events.
@@ -63,7 +68,8 @@ func (a *App) event(typ string, o Origin) *contracts.DomainEvent {
 }
 
 // publish returns after the bus accepted the event (in distributed mode,
-// after Kafka acknowledged it).
+// after Kafka acknowledged it): chat messages, typing, progress,
+// subscriptions, read receipts and the heartbeat.
 func (a *App) publish(ctx context.Context, e *contracts.DomainEvent) error {
 	err := bus.PublishJSON(ctx, a.pub, contracts.DomainEventTopic(e.Type), e.ID, e.Key(), e)
 	if err != nil {
@@ -72,15 +78,34 @@ func (a *App) publish(ctx context.Context, e *contracts.DomainEvent) error {
 	return nil
 }
 
+// membership queues e, an event about the membership of one of this
+// edge's sockets, in the outbox: it is published after the socket's
+// earlier membership events, without waiting for the bus. Such an event
+// only describes this edge's live sockets: if the edge dies before it is
+// published, presence drops every socket of the edge when its lease runs
+// out. A full or stopped outbox refuses it with ErrUnavailable. force is
+// for session.closed (see Outbox.Enqueue).
+func (a *App) membership(ctx context.Context, e *contracts.DomainEvent, force bool) error {
+	if a.outbox == nil {
+		return a.publish(ctx, e)
+	}
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return errors.Join(ErrUnavailable, err)
+	}
+	return a.outbox.Enqueue(e.SocketID, contracts.DomainEventTopic(e.Type), e.ID, e.Key(), payload, force)
+}
+
 // SessionOpened announces a new socket.
 func (a *App) SessionOpened(ctx context.Context, o Origin) error {
-	return a.publish(ctx, a.event(contracts.DomainSessionOpened, o))
+	return a.membership(ctx, a.event(contracts.DomainSessionOpened, o), false)
 }
 
 // SessionClosed announces a socket that is gone, so presence drops it from
-// every room it was counted in.
+// every room it was counted in. A full outbox still takes it: refused, the
+// socket would stay counted for as long as this edge lives.
 func (a *App) SessionClosed(ctx context.Context, o Origin) error {
-	return a.publish(ctx, a.event(contracts.DomainSessionClosed, o))
+	return a.membership(ctx, a.event(contracts.DomainSessionClosed, o), true)
 }
 
 // Heartbeat renews this edge's lease; presence drops the edge's sockets
@@ -97,7 +122,8 @@ func (a *App) Heartbeat(ctx context.Context, ttl time.Duration, sockets int) err
 	return a.publish(ctx, e)
 }
 
-// JoinVideo, LeaveVideo, JoinChat and LeaveChat change room membership.
+// JoinVideo, LeaveVideo, JoinChat and LeaveChat change room membership;
+// they return once the event is queued (see membership).
 func (a *App) JoinVideo(ctx context.Context, o Origin, videoID string) error {
 	return a.withVideo(ctx, contracts.DomainVideoJoined, o, videoID)
 }
@@ -117,7 +143,7 @@ func (a *App) LeaveChat(ctx context.Context, o Origin, videoID string) error {
 func (a *App) withVideo(ctx context.Context, typ string, o Origin, videoID string) error {
 	e := a.event(typ, o)
 	e.VideoID = videoID
-	return a.publish(ctx, e)
+	return a.membership(ctx, e, false)
 }
 
 // Progress reports a playback position, synced to the user's other devices.

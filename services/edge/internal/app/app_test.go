@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -41,7 +42,8 @@ func (p *fakePublisher) Publish(topic string, msgs ...*message.Message) error {
 func (p *fakePublisher) Close() error { return nil }
 
 // Every use case publishes one domain event that the contract accepts, on
-// the topic and with the partition key the contract names.
+// the topic and with the partition key the contract names, whether
+// membership events go through the outbox or not.
 func TestUseCasesPublishContractEvents(t *testing.T) {
 	reg, err := contracts.Load()
 	if err != nil {
@@ -73,33 +75,56 @@ func TestUseCasesPublishContractEvents(t *testing.T) {
 		{"read", func(a *App) error { return a.MarkRead(ctx, user, "789") }, "notification.read", contracts.TopicUser, "u1"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			pub := &fakePublisher{}
-			if err := tt.call(New(pub, "edge-1")); err != nil {
-				t.Fatal(err)
+		for _, viaOutbox := range []bool{false, true} {
+			name := tt.name
+			if viaOutbox {
+				name += " (outbox for membership)"
 			}
-			if len(pub.got) != 1 {
-				t.Fatalf("published %d messages", len(pub.got))
-			}
-			got := pub.got[0]
-			if got.topic != tt.topic || got.msg.Metadata.Get(bus.KeyMetadata) != tt.key {
-				t.Fatalf("topic %q key %q, want %q %q", got.topic, got.msg.Metadata.Get(bus.KeyMetadata), tt.topic, tt.key)
-			}
-			if err := reg.Validate(contracts.DomainMessage(tt.typ), got.msg.Payload); err != nil {
-				t.Fatalf("%s: %v", got.msg.Payload, err)
-			}
-			var e contracts.DomainEvent
-			_ = json.Unmarshal(got.msg.Payload, &e)
-			if e.ID != got.msg.UUID {
-				t.Fatal("message UUID is not the event id (dedupe relies on it)")
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				pub := &fakePublisher{}
+				var outbox *Outbox
+				if viaOutbox {
+					outbox = NewOutbox(pub, OutboxConfig{Shards: 2}, discard())
+					outbox.Start(ctx)
+				}
+				if err := tt.call(New(pub, "edge-1", outbox)); err != nil {
+					t.Fatal(err)
+				}
+				if outbox != nil {
+					if err := outbox.Shutdown(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				checkPublished(t, reg, pub, tt.typ, tt.topic, tt.key)
+			})
+		}
+	}
+}
+
+// checkPublished checks that pub got exactly one message: an event of
+// type typ that the contract accepts, on topic, with partition key key.
+func checkPublished(t *testing.T, reg *contracts.Registry, pub *fakePublisher, typ, topic, key string) {
+	t.Helper()
+	if len(pub.got) != 1 {
+		t.Fatalf("published %d messages", len(pub.got))
+	}
+	got := pub.got[0]
+	if got.topic != topic || got.msg.Metadata.Get(bus.KeyMetadata) != key {
+		t.Fatalf("topic %q key %q, want %q %q", got.topic, got.msg.Metadata.Get(bus.KeyMetadata), topic, key)
+	}
+	if err := reg.Validate(contracts.DomainMessage(typ), got.msg.Payload); err != nil {
+		t.Fatalf("%s: %v", got.msg.Payload, err)
+	}
+	var e contracts.DomainEvent
+	_ = json.Unmarshal(got.msg.Payload, &e)
+	if e.ID != got.msg.UUID {
+		t.Fatal("message UUID is not the event id (dedupe relies on it)")
 	}
 }
 
 func TestAnonymousRefusals(t *testing.T) {
 	pub := &fakePublisher{}
-	a := New(pub, "edge-1")
+	a := New(pub, "edge-1", nil)
 	anon := Origin{SocketID: "s", Identity: identity.Identity{UserID: "anon-1", Anonymous: true}}
 	ctx := context.Background()
 	if err := a.SendChatMessage(ctx, anon, "1", "hi"); !errors.Is(err, ErrAnonymousChat) {
@@ -124,8 +149,43 @@ func TestAnonymousRefusals(t *testing.T) {
 
 func TestPublishFailureIsUnavailable(t *testing.T) {
 	pub := &fakePublisher{fail: errors.New("broker down")}
-	err := New(pub, "edge-1").JoinVideo(context.Background(), Origin{SocketID: "s", Identity: identity.Identity{UserID: "u"}}, "1")
+	err := New(pub, "edge-1", nil).JoinVideo(context.Background(), Origin{SocketID: "s", Identity: identity.Identity{UserID: "u"}}, "1")
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// With the outbox full, a join is refused with ErrUnavailable (the client
+// is told), while session.closed is still queued.
+func TestFullOutboxRefusesJoinsNotClosedSessions(t *testing.T) {
+	pub := &fakePublisher{}
+	outbox := NewOutbox(pub, OutboxConfig{Shards: 1, Capacity: 1}, discard())
+	a := New(pub, "edge-1", outbox)
+	o := Origin{SocketID: "s", Identity: identity.Identity{UserID: "u"}}
+	ctx := context.Background()
+	if err := a.SessionOpened(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.JoinVideo(ctx, o, "1"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrOutboxFull) {
+		t.Fatalf("join with a full outbox: %v", err)
+	}
+	if err := a.SessionClosed(ctx, o); err != nil {
+		t.Fatalf("session.closed with a full outbox: %v", err)
+	}
+	if len(pub.got) != 0 {
+		t.Fatal("published before the outbox started")
+	}
+	outbox.Start(ctx)
+	if err := outbox.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, p := range pub.got {
+		var e contracts.DomainEvent
+		_ = json.Unmarshal(p.msg.Payload, &e)
+		types = append(types, e.Type)
+	}
+	if got := fmt.Sprint(types); got != "[session.opened session.closed]" {
+		t.Fatalf("published %s", got)
 	}
 }

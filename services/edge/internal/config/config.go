@@ -54,12 +54,28 @@ type Config struct {
 	// HeartbeatInterval is how often the lease is renewed (well below EdgeTTL).
 	HeartbeatInterval time.Duration `env:"HEARTBEAT_INTERVAL" envDefault:"5s"`
 
+	// OutboxShards is how many queues publish membership events (sessions
+	// opened and closed, rooms joined and left) at the same time; a
+	// socket's events stay in order in one of them. Each has one publish
+	// in flight, and the Kafka producer batches concurrent publishes, so
+	// more shards drain a burst of connects sooner (an idle shard is one
+	// parked goroutine).
+	OutboxShards int `env:"OUTBOX_SHARDS" envDefault:"256"`
+	// OutboxCapacity bounds the membership events waiting to be
+	// published; when it is reached, joins are refused until the bus
+	// catches up.
+	OutboxCapacity int `env:"OUTBOX_CAPACITY" envDefault:"100000"`
+
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 	// InstanceID names this process in logs and, later, in edge leases.
 	// The default is "<hostname>-<pid>" so that several edges on one
 	// machine still get distinct names.
 	InstanceID string `env:"INSTANCE_ID"`
 }
+
+// maxOutboxShards bounds OUTBOX_SHARDS: each shard is a goroutine with
+// one publish in flight.
+const maxOutboxShards = 1024
 
 // Load parses environ (as from env.ToMap(os.Environ())) into a Config,
 // fills derived defaults and validates the result. All problems are reported
@@ -108,6 +124,12 @@ func (c Config) Validate() error {
 	if c.HeartbeatInterval > 0 && c.EdgeTTL > 0 && c.HeartbeatInterval*2 > c.EdgeTTL {
 		bad("HEARTBEAT_INTERVAL (%s) must be at most half of EDGE_TTL (%s), or one late heartbeat drops every count", c.HeartbeatInterval, c.EdgeTTL)
 	}
+	if c.OutboxShards < 1 || c.OutboxShards > maxOutboxShards {
+		bad("OUTBOX_SHARDS must be between 1 and %d, got %d", maxOutboxShards, c.OutboxShards)
+	}
+	if c.OutboxCapacity < 1 {
+		bad("OUTBOX_CAPACITY must be a positive number of events, got %d", c.OutboxCapacity)
+	}
 	if c.MaxPayload <= 0 {
 		bad("MAX_PAYLOAD must be a positive number of bytes, got %d", c.MaxPayload)
 	}
@@ -150,6 +172,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("connect_timeout", c.ConnectTimeout.String()),
 		slog.Any("cors_origins", c.CORSOrigins),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+		slog.Int("outbox_shards", c.OutboxShards),
+		slog.Int("outbox_capacity", c.OutboxCapacity),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("instance_id", c.InstanceID),
 	)

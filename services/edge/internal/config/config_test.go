@@ -28,6 +28,8 @@ func TestLoadDefaults(t *testing.T) {
 		ShutdownTimeout:   10 * time.Second,
 		EdgeTTL:           15 * time.Second,
 		HeartbeatInterval: 5 * time.Second,
+		OutboxShards:      256,
+		OutboxCapacity:    100_000,
 		LogLevel:          slog.LevelInfo,
 	}
 	prefix := fmt.Sprintf("%s-%d-", host, os.Getpid())
@@ -60,6 +62,7 @@ func TestLoad(t *testing.T) {
 				"AUTH_REQUIRED": "true", "PING_INTERVAL": "300ms", "PING_TIMEOUT": "200ms", "MAX_PAYLOAD": "2048",
 				"CONNECT_TIMEOUT": "1s", "CORS_ORIGINS": "https://a.example,http://localhost:3000",
 				"SHUTDOWN_TIMEOUT": "3s", "LOG_LEVEL": "debug", "INSTANCE_ID": "edge-7",
+				"OUTBOX_SHARDS": "8", "OUTBOX_CAPACITY": "500",
 			},
 			check: func(t *testing.T, c Config) {
 				want := Config{
@@ -69,6 +72,7 @@ func TestLoad(t *testing.T) {
 					MaxPayload: 2048, ConnectTimeout: time.Second,
 					CORSOrigins:     []string{"https://a.example", "http://localhost:3000"},
 					ShutdownTimeout: 3 * time.Second, EdgeTTL: 15 * time.Second, HeartbeatInterval: 5 * time.Second, LogLevel: slog.LevelDebug, InstanceID: "edge-7",
+					OutboxShards: 8, OutboxCapacity: 500,
 				}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("\n got %+v\nwant %+v", c, want)
@@ -173,6 +177,10 @@ func TestLoadRejects(t *testing.T) {
 		{name: "issuer without keys", env: map[string]string{"JWT_ISSUER": "auth"}, want: []string{"JWT_ISSUER/JWT_AUDIENCE are set"}},
 		{name: "origin with path", env: map[string]string{"CORS_ORIGINS": "https://a.example/app"}, want: []string{`CORS_ORIGINS: "https://a.example/app" is not an origin`}},
 		{name: "origin without scheme", env: map[string]string{"CORS_ORIGINS": "a.example"}, want: []string{`"a.example" is not an origin`}},
+		{name: "zero outbox shards", env: map[string]string{"OUTBOX_SHARDS": "0"}, want: []string{"OUTBOX_SHARDS must be between 1 and 1024, got 0"}},
+		{name: "too many outbox shards", env: map[string]string{"OUTBOX_SHARDS": "5000"}, want: []string{"OUTBOX_SHARDS must be between 1 and 1024, got 5000"}},
+		{name: "zero outbox capacity", env: map[string]string{"OUTBOX_CAPACITY": "0"}, want: []string{"OUTBOX_CAPACITY must be a positive number of events, got 0"}},
+		{name: "outbox capacity not a number", env: map[string]string{"OUTBOX_CAPACITY": "lots"}, want: []string{"OUTBOX_CAPACITY"}},
 		{name: "blank instance id", env: map[string]string{"INSTANCE_ID": "   "}, want: []string{"INSTANCE_ID must not be blank"}},
 		{
 			name: "all problems reported at once",

@@ -17,7 +17,9 @@ const publishTimeout = 5 * time.Second
 
 // EventHandlers turn the client→server events of the contract into use
 // cases: validate the payload against contracts/, update the socket's
-// local rooms, publish the domain event, answer the ack.
+// local rooms, publish the domain event, answer the ack. Membership events
+// (joins, leaves, sessions) are queued, in order per socket, and published
+// after the ack; the others are acked once the bus accepted them.
 type EventHandlers struct {
 	app *app.App
 	reg *contracts.Registry
@@ -51,12 +53,20 @@ func (h *EventHandlers) Register(nsp *socketio.Namespace) {
 			if err := json.Unmarshal(raw, &p); err != nil {
 				return err
 			}
-			if join {
-				s.Join(prefix(p.VideoID))
-			} else {
-				s.Leave(prefix(p.VideoID))
+			room := prefix(p.VideoID)
+			if !join {
+				s.Leave(room)
+				return h.call(use, o, p.VideoID)
 			}
-			return h.call(use, o, p.VideoID)
+			// The room is joined before the event is queued, so that the
+			// count presence sends back finds the socket in it; a refused
+			// join is undone, as the client is told it failed.
+			s.Join(room)
+			if err := h.call(use, o, p.VideoID); err != nil {
+				s.Leave(room)
+				return err
+			}
+			return nil
 		}
 	}
 	nsp.On(contracts.ClientVideoJoin, h.handle(contracts.ClientVideoJoin, room(contracts.VideoRoom, true, h.app.JoinVideo)))
@@ -140,7 +150,7 @@ func (h *EventHandlers) handle(event string, fn func(*socketio.Socket, app.Origi
 		}
 		if err := fn(s, app.Origin{SocketID: s.ID(), Identity: id}, ev.Args[0]); err != nil {
 			if errors.Is(err, app.ErrUnavailable) {
-				h.log.Error("publishing client event failed", "event", event, "socket", s.ID(), "error", err)
+				h.logUnavailable("client event refused", err, "event", event, "socket", s.ID())
 				err = app.ErrUnavailable
 			}
 			h.refuse(s, ev, err)
@@ -175,7 +185,7 @@ func (h *EventHandlers) connected(s *socketio.Socket) {
 	if err := h.timed(func(ctx context.Context) error {
 		return h.app.SessionOpened(ctx, app.Origin{SocketID: s.ID(), Identity: id})
 	}); err != nil {
-		h.log.Warn("session.opened not published", "socket", s.ID(), "error", err)
+		h.logUnavailable("session.opened not published", err, "socket", s.ID())
 	}
 }
 
@@ -189,6 +199,17 @@ func (h *EventHandlers) disconnected(s *socketio.Socket, reason string) {
 		return h.app.SessionClosed(ctx, app.Origin{SocketID: s.ID(), Identity: id})
 	}); err != nil {
 		// Presence will still drop the socket when this edge's lease ends.
-		h.log.Warn("session.closed not published", "socket", s.ID(), "error", err)
+		h.logUnavailable("session.closed not published", err, "socket", s.ID())
 	}
+}
+
+// logUnavailable logs an event the edge could not publish. A full or
+// stopped outbox is logged at debug level only: under overload it refuses
+// every join, the outbox logs when it fills up and counts each refusal.
+func (h *EventHandlers) logUnavailable(msg string, err error, args ...any) {
+	level := slog.LevelError
+	if errors.Is(err, app.ErrOutboxFull) || errors.Is(err, app.ErrOutboxClosed) {
+		level = slog.LevelDebug
+	}
+	h.log.Log(context.Background(), level, msg, append(args, "error", err)...)
 }

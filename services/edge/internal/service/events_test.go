@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 type running struct {
 	base   string
 	bus    *bus.Bus
+	svc    *Service
 	domain map[string]<-chan *message.Message
+	stop   func() error // cancels Serve's context and returns its result
 }
 
 func startRunning(t *testing.T, env map[string]string) *running {
@@ -48,12 +51,16 @@ func startRunning(t *testing.T, env map[string]string) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	r.stop = sync.OnceValue(func() error {
 		cancel()
-		if err := <-done; err != nil {
+		return <-done
+	})
+	t.Cleanup(func() {
+		if err := r.stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
+	r.svc = svc
 	r.base = "http://" + ln.Addr().String()
 	waitHealthy(t, r.base)
 	return r
@@ -251,5 +258,66 @@ func TestInternalEventsDisabledWithoutToken(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode == http.StatusAccepted || res.StatusCode == http.StatusBadRequest {
 		t.Fatalf("disabled endpoint answered %d", res.StatusCode)
+	}
+}
+
+// A join is acked once the local room is joined and its event queued; the
+// events are published after, and the edge's shutdown publishes the
+// session.closed of the sockets it closes before Serve returns.
+func TestMembershipEventsInOrderAndDrainedOnShutdown(t *testing.T) {
+	r := startRunning(t, nil)
+	a := r.client(t, "u1")
+	a.send(`421["video:join",{"videoId":"7"}]`, `422["chat:join",{"videoId":"7"}]`, `423["video:leave",{"videoId":"7"}]`)
+	for _, want := range []string{`431[{"ok":true}]`, `432[{"ok":true}]`, `433[{"ok":true}]`} {
+		if got := a.receiveEvent(); got != want {
+			t.Fatalf("ack %s, want %s", got, want)
+		}
+	}
+	if err := r.stop(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	// Everything was published before Serve returned: the bus holds it.
+	opened := r.next(t, contracts.TopicSessions, contracts.DomainSessionOpened)
+	closed := r.next(t, contracts.TopicSessions, contracts.DomainSessionClosed)
+	joined := r.next(t, contracts.TopicVideo, contracts.DomainVideoJoined)
+	left := r.next(t, contracts.TopicVideo, contracts.DomainVideoLeft)
+	chat := r.next(t, contracts.TopicChat, contracts.DomainChatJoined)
+	// (Their order across topics is not observable here; the outbox's
+	// tests check it.)
+	for _, e := range []contracts.DomainEvent{joined, chat, left, closed} {
+		if e.SocketID != opened.SocketID {
+			t.Fatalf("%s of socket %s, want %s", e.Type, e.SocketID, opened.SocketID)
+		}
+	}
+	st := r.svc.OutboxStats()
+	if st.Published.Load() != 5 || st.Queued.Load() != 0 || st.Dropped.Load() != 0 || st.Refused.Load() != 0 {
+		t.Fatalf("outbox: published %d queued %d dropped %d refused %d", st.Published.Load(), st.Queued.Load(), st.Dropped.Load(), st.Refused.Load())
+	}
+}
+
+// With the outbox full, a join is refused with the usual "try again"
+// error, as an ack and as an error event, and the socket is not left in
+// the room.
+func TestFullOutboxRefusesJoin(t *testing.T) {
+	// Served without Serve: the outbox never drains, one event fills it.
+	svc, base := startHTTP(t, map[string]string{"OUTBOX_CAPACITY": "1"})
+	c := handshake(t, base)
+	if reply := c.connect(""); !strings.HasPrefix(reply, "40{") {
+		t.Fatalf("connect: %q", reply)
+	}
+	c.send(`421["video:join",{"videoId":"7"}]`)
+	got := c.receive(2)
+	want := []string{
+		`431[{"error":"service temporarily unavailable, try again"}]`,
+		`42["error",{"message":"service temporarily unavailable, try again","event":"video:join"}]`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if st := svc.OutboxStats(); st.Refused.Load() != 1 || st.Queued.Load() != 1 {
+		t.Fatalf("outbox: refused %d queued %d", st.Refused.Load(), st.Queued.Load())
+	}
+	if n := svc.Sockets().Of("/").RoomLen(contracts.VideoRoom("7")); n != 0 {
+		t.Fatalf("%d sockets in the room of a refused join", n)
 	}
 }

@@ -38,6 +38,7 @@ type Service struct {
 	sockets  *socketio.Server
 	handler  http.Handler
 	app      *app.App
+	outbox   *app.Outbox
 	router   *message.Router
 	delivery *adapters.Delivery
 }
@@ -76,7 +77,14 @@ func New(ctx context.Context, cfg config.Config, b *bus.Bus, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("contracts: %w", err)
 	}
-	uses := app.New(b.Domain.Publisher(), cfg.InstanceID)
+	// Membership events are published asynchronously, in order per socket;
+	// the in-memory bus gets the same outbox, so that what component tests
+	// exercise is what runs on Kafka.
+	outbox := app.NewOutbox(b.Domain.Publisher(), app.OutboxConfig{
+		Shards:   cfg.OutboxShards,
+		Capacity: cfg.OutboxCapacity,
+	}, log.With("component", "outbox"))
+	uses := app.New(b.Domain.Publisher(), cfg.InstanceID, outbox)
 	nsp := sockets.Of("/")
 	authn := identity.NewAuthenticator(verifier, cfg.AuthRequired)
 	ports.NewSocketHandlers(authn, metrics, log.With("component", "sockets")).Register(nsp)
@@ -106,7 +114,7 @@ func New(ctx context.Context, cfg config.Config, b *bus.Bus, log *slog.Logger) (
 	})
 	return &Service{
 		cfg: cfg, log: log, sockets: sockets, handler: handler,
-		app: uses, router: router, delivery: delivery,
+		app: uses, outbox: outbox, router: router, delivery: delivery,
 	}, nil
 }
 
@@ -157,6 +165,9 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Sockets is the Socket.IO server, for tests that inspect connected sockets.
 func (s *Service) Sockets() *socketio.Server { return s.sockets }
 
+// OutboxStats are the counters of the membership-event outbox.
+func (s *Service) OutboxStats() *app.OutboxStats { return s.outbox.Stats() }
+
 // Run listens on the configured address and serves until ctx ends, then
 // shuts down gracefully (see Serve).
 func (s *Service) Run(ctx context.Context) error {
@@ -203,9 +214,10 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) (stop func()
 }
 
 // Serve serves on ln until ctx ends. Then it stops accepting connections,
-// closes every socket session so clients reconnect to another edge, and
-// waits for in-flight requests, all bounded by SHUTDOWN_TIMEOUT. It returns
-// nil after a clean shutdown.
+// closes every socket session so clients reconnect to another edge, waits
+// for in-flight requests, and publishes the membership events still
+// queued (the sessions just closed among them), all bounded by
+// SHUTDOWN_TIMEOUT. It returns nil after a clean shutdown.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	// Fan-out must flow before the first client joins a room.
 	routerCtx, stopRouter := context.WithCancel(context.WithoutCancel(ctx))
@@ -219,8 +231,11 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 		stopRouter()
 		<-routerDone
+		_ = s.outbox.Shutdown(context.Background()) // never ran: nothing to wait for
 		return nil
 	}
+	// The outbox outlives ctx: Shutdown below drains it, then it stops.
+	s.outbox.Start(context.WithoutCancel(ctx))
 	heartbeatDone := make(chan struct{})
 	go func() {
 		defer close(heartbeatDone)
@@ -247,8 +262,14 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 
 	select {
 	case err := <-serveErr:
-		// The listener failed on its own; nothing to drain gracefully.
+		// The listener failed on its own: close the sessions, publish
+		// their session.closed, and stop.
 		_ = s.sockets.Shutdown(context.Background())
+		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+		defer cancel()
+		if oerr := s.outbox.Shutdown(octx); oerr != nil {
+			s.log.Error("membership events lost", "error", oerr)
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -272,7 +293,13 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	<-serveErr // always http.ErrServerClosed after Shutdown/Close
 
-	if err := errors.Join(socketErr, httpErr); err != nil {
+	// No socket is left to queue anything: publish what is queued, within
+	// what is left of the deadline. The bus is closed by the caller, after.
+	outboxErr := s.outbox.Shutdown(sctx)
+	stats := s.outbox.Stats()
+	s.log.Info("membership events published", "total", stats.Published.Load(), "dropped", stats.Dropped.Load(), "refused", stats.Refused.Load())
+
+	if err := errors.Join(socketErr, httpErr, outboxErr); err != nil {
 		s.log.Error("edge shutdown incomplete", "error", err, "took", time.Since(start).String())
 		return fmt.Errorf("shutdown: %w", err)
 	}
