@@ -195,7 +195,11 @@ func (srv *Server) newSession(r *http.Request, t transportKind) (*Session, []byt
 		srv:       srv,
 		hs:        newHandshake(r),
 		transport: t,
-		pollWake:  make(chan struct{}, 1),
+	}
+	if t == transportPolling {
+		// Only a polling GET waits on it; a session opened on WebSocket
+		// never has one.
+		s.pollWake = make(chan struct{}, 1)
 	}
 	srv.mu.Lock()
 	srv.sessions[s.id] = s
