@@ -17,6 +17,8 @@ type Server struct {
 	handler Handler
 	stats   Stats
 
+	heartbeats *heartbeats
+
 	mu       sync.RWMutex
 	sessions map[string]*Session
 
@@ -32,10 +34,12 @@ type Server struct {
 
 // NewServer returns a server that reports every session to h.
 func NewServer(cfg Config, h Handler) *Server {
+	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:      cfg.withDefaults(),
-		handler:  h,
-		sessions: make(map[string]*Session),
+		cfg:        cfg,
+		handler:    h,
+		sessions:   make(map[string]*Session),
+		heartbeats: newHeartbeats(cfg.PingInterval, cfg.PingTimeout),
 	}
 }
 
@@ -191,7 +195,11 @@ func (srv *Server) newSession(r *http.Request, t transportKind) (*Session, []byt
 		srv:       srv,
 		hs:        newHandshake(r),
 		transport: t,
-		pollWake:  make(chan struct{}, 1),
+	}
+	if t == transportPolling {
+		// Only a polling GET waits on it; a session opened on WebSocket
+		// never has one.
+		s.pollWake = make(chan struct{}, 1)
 	}
 	srv.mu.Lock()
 	srv.sessions[s.id] = s

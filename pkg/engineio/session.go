@@ -84,10 +84,14 @@ type Session struct {
 	probeConn    net.Conn      // WebSocket being probed during an upgrade
 	writing      bool          // a flush goroutine owns conn for writing
 	closeFrame   []byte        // WebSocket close frame to send after the queue
-	heartbeat    *time.Timer
+	hbDue        int64         // wheel tick when the heartbeat is next handled (heartbeat.go)
 	awaitingPong bool
-	pongDeadline time.Time   // when an unanswered ping times out
+	pongDeadline int64       // wheel time when an unanswered ping times out (or will)
 	linger       *time.Timer // keeps a closed polling session findable for its last GET
+
+	// The session's links in the heartbeat wheel.
+	hbNext, hbPrev *Session
+	hbSlot         int32
 }
 
 // ID returns the session id sent in the handshake.
@@ -240,9 +244,7 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 		return nil
 	}
 	s.closed = true
-	if s.heartbeat != nil {
-		s.heartbeat.Stop()
-	}
+	s.srv.heartbeats.remove(s)
 	// On WebSocket the close frame says it all; close and noop packets are
 	// only needed to release a parked long-polling GET.
 	if final != nil && s.transport == transportPolling {
@@ -279,60 +281,6 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 	return func() {
 		s.srv.handler.OnClose(s, reason)
 	}
-}
-
-// startHeartbeat arms the first ping.
-func (s *Session) startHeartbeat() {
-	s.mu.Lock()
-	s.heartbeat = time.AfterFunc(s.srv.cfg.PingInterval, s.onHeartbeat)
-	s.mu.Unlock()
-}
-
-// onHeartbeat either sends the next ping or, when the last one went
-// unanswered for PingTimeout, closes the session. The timeout counts from
-// when the ping was queued, not from when a polling client collected it.
-func (s *Session) onHeartbeat() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	if s.awaitingPong {
-		s.srv.stats.PingTimeouts.Add(1)
-		done := s.closeLocked(ReasonPingTimeout, nil)
-		s.mu.Unlock()
-		done()
-		return
-	}
-	s.awaitingPong = true
-	s.pongDeadline = time.Now().Add(s.srv.cfg.PingTimeout)
-	s.heartbeat.Reset(s.srv.cfg.PingTimeout)
-	done, _ := s.sendLocked(pingMessage)
-	s.mu.Unlock()
-	if done != nil {
-		done()
-	}
-}
-
-// checkPongLocked closes the session if its ping went unanswered past the
-// deadline, in case the timer has not run yet: a request arriving after
-// the deadline must find the session closed, however busy the machine.
-// It returns the close callback, or nil.
-func (s *Session) checkPongLocked() func() {
-	if !s.closed && s.awaitingPong && !time.Now().Before(s.pongDeadline) {
-		s.srv.stats.PingTimeouts.Add(1)
-		return s.closeLocked(ReasonPingTimeout, nil)
-	}
-	return nil
-}
-
-func (s *Session) onPong() {
-	s.mu.Lock()
-	if !s.closed && s.awaitingPong {
-		s.awaitingPong = false
-		s.heartbeat.Reset(s.srv.cfg.PingInterval)
-	}
-	s.mu.Unlock()
 }
 
 // handlePacket applies one packet received on the session's transport. A

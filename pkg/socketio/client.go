@@ -25,6 +25,15 @@ type client struct {
 	attachments [][]byte
 }
 
+// stopConnectTimerLocked stops the connect timer and lets it go: a
+// connection that lives for hours should not keep a dead timer.
+func (c *client) stopConnectTimerLocked() {
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
+}
+
 func (c *client) onConnectTimeout() {
 	c.mu.Lock()
 	idle := len(c.sockets) == 0 && !c.closed
@@ -135,7 +144,7 @@ func (c *client) connect(p Packet) {
 		return
 	}
 	c.sockets = append(c.sockets, s)
-	c.connectTimer.Stop()
+	c.stopConnectTimerLocked()
 	c.mu.Unlock()
 	nsp.add(s)
 
@@ -178,7 +187,7 @@ func (c *client) detach(s *Socket) {
 func (c *client) onClose(reason string) {
 	c.mu.Lock()
 	c.closed = true
-	c.connectTimer.Stop()
+	c.stopConnectTimerLocked()
 	sockets := c.sockets
 	c.sockets = nil
 	c.mu.Unlock()

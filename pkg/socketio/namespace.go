@@ -34,6 +34,11 @@ type Namespace struct {
 	mu      sync.RWMutex
 	sockets map[string]*Socket
 	rooms   map[string]map[*Socket]struct{}
+	// names holds one copy of the name of each room with more than one
+	// member, which the members' room lists share: a video room's name is
+	// then stored once, not once per viewer. Single-member rooms (a
+	// user's own room) are not listed, so they cost nothing here.
+	names map[string]string
 }
 
 func newNamespace(srv *Server, name string) *Namespace {
@@ -43,6 +48,7 @@ func newNamespace(srv *Server, name string) *Namespace {
 		handlers: make(map[string]EventHandler),
 		sockets:  make(map[string]*Socket),
 		rooms:    make(map[string]map[*Socket]struct{}),
+		names:    make(map[string]string),
 	}
 }
 
@@ -139,8 +145,22 @@ func (n *Namespace) leaveLocked(room string, s *Socket) {
 		delete(m, s)
 		if len(m) == 0 {
 			delete(n.rooms, room)
+			delete(n.names, room)
 		}
 	}
+}
+
+// internLocked returns the shared copy of the name of room r, whose
+// members are m, recording r as that copy when r gets its second member.
+func (n *Namespace) internLocked(r string, m map[*Socket]struct{}) string {
+	if len(m) == 0 {
+		return r
+	}
+	if name, ok := n.names[r]; ok {
+		return name
+	}
+	n.names[r] = r
+	return r
 }
 
 func (n *Namespace) disconnected(s *Socket, reason string) {

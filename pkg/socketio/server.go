@@ -75,7 +75,9 @@ func (s *Server) namespace(name string) *Namespace {
 func (s *Server) OnOpen(sess *engineio.Session) {
 	c := &client{srv: s, sess: sess}
 	sess.SetData(c)
+	c.mu.Lock()
 	c.connectTimer = time.AfterFunc(s.connectTimeout, c.onConnectTimeout)
+	c.mu.Unlock()
 }
 
 // OnMessage implements engineio.Handler.

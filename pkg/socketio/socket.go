@@ -151,12 +151,13 @@ func (s *Socket) Join(rooms ...string) {
 		if containsString(s.rooms, r) {
 			continue
 		}
-		s.rooms = append(s.rooms, r)
 		m := n.rooms[r]
 		if m == nil {
 			m = make(map[*Socket]struct{})
 			n.rooms[r] = m
 		}
+		r = n.internLocked(r, m)
+		s.rooms = append(s.rooms, r)
 		m[s] = struct{}{}
 	}
 	n.mu.Unlock()

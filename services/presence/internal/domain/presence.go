@@ -2,6 +2,7 @@ package domain
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"time"
 )
@@ -43,32 +44,82 @@ var DefaultSettings = Settings{
 //     ClosedRetention, so late joins for it are ignored;
 //   - an edge gets a lease on first sight; when the lease runs out without
 //     a heartbeat, every socket of the edge is closed.
+//
+// In embedded mode this state holds every connection of the process, so it
+// is kept compact: sockets are referred to by pointer rather than by id,
+// a socket's rooms are a short list rather than a map, and the members of
+// a room share one copy of its name.
 type Presence struct {
 	settings  Settings
-	rooms     map[string]map[string]struct{} // room → sockets
+	rooms     map[string]*roomState
 	sockets   map[string]*socketState
 	edges     map[string]*edgeState
 	closed    map[string]time.Time // socket → forget at
 	positions map[positionKey]position
 }
 
+// roomState is a counted room with at least one member.
+type roomState struct {
+	name    string
+	members map[*socketState]struct{}
+}
+
 type socketState struct {
-	edge string
-	user string
+	id   string // its key in sockets
+	edge *edgeState
 	// rooms records, per room the socket ever joined or left, whether it is
-	// a member and the time of the event that said so.
-	rooms map[string]membership
+	// a member and the time of the event that said so; usually one or two.
+	rooms []membership
 }
 
 type membership struct {
+	room   string
+	at     int64 // stamp of the event
 	member bool
-	at     time.Time
 }
 
 type edgeState struct {
 	expires time.Time
 	beat    time.Time // when the edge sent its last heartbeat applied
-	sockets map[string]struct{}
+	sockets map[*socketState]struct{}
+}
+
+// stamp returns t as nanoseconds since the Unix epoch, saturated outside
+// the years 1678 to 2262 that this can represent (event times, which
+// come in milliseconds, are well inside).
+func stamp(t time.Time) int64 {
+	switch {
+	case t.Before(minStamp):
+		return math.MinInt64
+	case t.After(maxStamp):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	minStamp = time.Unix(0, math.MinInt64)
+	maxStamp = time.Unix(0, math.MaxInt64)
+)
+
+// membership returns the socket's record for room, or nil.
+func (s *socketState) membership(room string) *membership {
+	for i := range s.rooms {
+		if s.rooms[i].room == room {
+			return &s.rooms[i]
+		}
+	}
+	return nil
+}
+
+// record returns the socket's record for room, adding one (not a member,
+// no event yet) if there is none.
+func (s *socketState) record(room string) *membership {
+	if m := s.membership(room); m != nil {
+		return m
+	}
+	s.rooms = append(s.rooms, membership{room: room, at: math.MinInt64})
+	return &s.rooms[len(s.rooms)-1]
 }
 
 type positionKey struct{ user, video string }
@@ -92,7 +143,7 @@ func NewPresence(s Settings) *Presence {
 	}
 	return &Presence{
 		settings:  s,
-		rooms:     make(map[string]map[string]struct{}),
+		rooms:     make(map[string]*roomState),
 		sockets:   make(map[string]*socketState),
 		edges:     make(map[string]*edgeState),
 		closed:    make(map[string]time.Time),
@@ -100,13 +151,13 @@ func NewPresence(s Settings) *Presence {
 	}
 }
 
-// Open records a new session: socket, its user ("" if anonymous) and its
-// edge.
+// Open records a new session: socket and its edge. The user is not kept:
+// no rule depends on it.
 func (p *Presence) Open(socket, user, edge string, now time.Time) {
 	if p.isClosed(socket) {
 		return
 	}
-	p.socket(socket, edge, now).user = user
+	p.socket(socket, edge, now)
 }
 
 // Join adds socket (on edge) to room. at is when the edge saw the join. It
@@ -116,21 +167,26 @@ func (p *Presence) Join(room, socket, edge string, at, now time.Time) (count int
 		return p.Count(room), false
 	}
 	s := p.socket(socket, edge, now)
-	m := s.rooms[room]
-	if at.Before(m.at) {
+	r := p.rooms[room]
+	if r != nil {
+		room = r.name // the members' shared copy
+	}
+	m := s.record(room)
+	ts := stamp(at)
+	if ts < m.at {
 		return p.Count(room), false
 	}
-	s.rooms[room] = membership{member: true, at: at}
-	if m.member {
+	wasMember := m.member
+	m.member, m.at = true, ts
+	if wasMember {
 		return p.Count(room), false
 	}
-	members := p.rooms[room]
-	if members == nil {
-		members = make(map[string]struct{})
-		p.rooms[room] = members
+	if r == nil {
+		r = &roomState{name: room, members: make(map[*socketState]struct{})}
+		p.rooms[room] = r
 	}
-	members[socket] = struct{}{}
-	return len(members), true
+	r.members[s] = struct{}{}
+	return len(r.members), true
 }
 
 // Leave removes socket (on edge) from room. at is when the edge saw the
@@ -142,15 +198,20 @@ func (p *Presence) Leave(room, socket, edge string, at, now time.Time) (count in
 	// The socket is recorded even when it is in no room, so that the leave
 	// wins over its own join if that arrives later.
 	s := p.socket(socket, edge, now)
-	m := s.rooms[room]
-	if at.Before(m.at) {
+	if r := p.rooms[room]; r != nil {
+		room = r.name
+	}
+	m := s.record(room)
+	ts := stamp(at)
+	if ts < m.at {
 		return p.Count(room), false
 	}
-	s.rooms[room] = membership{member: false, at: at}
-	if !m.member {
+	wasMember := m.member
+	m.member, m.at = false, ts
+	if !wasMember {
 		return p.Count(room), false
 	}
-	return p.removeMember(room, socket), true
+	return p.removeMember(room, s), true
 }
 
 // Close removes socket from every room (its session ended) and returns the
@@ -199,16 +260,21 @@ func (p *Presence) ExpireEdge(edge string, now time.Time) ([]RoomCount, bool) {
 		return nil, false
 	}
 	counts := make(map[string]int)
-	for socket := range e.sockets {
-		p.closed[socket] = now.Add(p.settings.ClosedRetention)
-		p.removeSocket(socket, counts)
+	for s := range e.sockets {
+		p.closed[s.id] = now.Add(p.settings.ClosedRetention)
+		p.removeSocket(s.id, counts)
 	}
 	delete(p.edges, edge)
 	return sortedCounts(counts), true
 }
 
 // Count returns the number of sockets in room.
-func (p *Presence) Count(room string) int { return len(p.rooms[room]) }
+func (p *Presence) Count(room string) int {
+	if r := p.rooms[room]; r != nil {
+		return len(r.members)
+	}
+	return 0
+}
 
 // SetPosition records user's playback position in video.
 func (p *Presence) SetPosition(user, video string, seconds float64, now time.Time) {
@@ -244,17 +310,16 @@ func (p *Presence) isClosed(socket string) bool {
 // socket returns the state of socket, creating it, and moves it to edge if
 // it was recorded on another one.
 func (p *Presence) socket(id, edge string, now time.Time) *socketState {
+	e := p.edge(edge, now)
 	s := p.sockets[id]
 	if s == nil {
-		s = &socketState{edge: edge, rooms: make(map[string]membership)}
+		s = &socketState{id: id}
 		p.sockets[id] = s
-	} else if s.edge != edge {
-		if old := p.edges[s.edge]; old != nil {
-			delete(old.sockets, id)
-		}
-		s.edge = edge
+	} else if s.edge != e && s.edge != nil {
+		delete(s.edge.sockets, s)
 	}
-	p.edge(edge, now).sockets[id] = struct{}{}
+	s.edge = e
+	e.sockets[s] = struct{}{}
 	return s
 }
 
@@ -262,7 +327,7 @@ func (p *Presence) socket(id, edge string, now time.Time) *socketState {
 func (p *Presence) edge(id string, now time.Time) *edgeState {
 	e := p.edges[id]
 	if e == nil {
-		e = &edgeState{expires: now.Add(p.settings.DefaultLease), sockets: make(map[string]struct{})}
+		e = &edgeState{expires: now.Add(p.settings.DefaultLease), sockets: make(map[*socketState]struct{})}
 		p.edges[id] = e
 	}
 	return e
@@ -275,25 +340,26 @@ func (p *Presence) removeSocket(id string, counts map[string]int) {
 	if s == nil {
 		return
 	}
-	for room, m := range s.rooms {
+	for _, m := range s.rooms {
 		if m.member {
-			counts[room] = p.removeMember(room, id)
+			counts[m.room] = p.removeMember(m.room, s)
 		}
 	}
-	if e := p.edges[s.edge]; e != nil {
-		delete(e.sockets, id)
-	}
+	delete(s.edge.sockets, s)
 	delete(p.sockets, id)
 }
 
-func (p *Presence) removeMember(room, socket string) int {
-	members := p.rooms[room]
-	delete(members, socket)
-	if len(members) == 0 {
+func (p *Presence) removeMember(room string, s *socketState) int {
+	r := p.rooms[room]
+	if r == nil {
+		return 0
+	}
+	delete(r.members, s)
+	if len(r.members) == 0 {
 		delete(p.rooms, room)
 		return 0
 	}
-	return len(members)
+	return len(r.members)
 }
 
 func sortedCounts(counts map[string]int) []RoomCount {
