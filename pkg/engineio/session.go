@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -75,15 +76,17 @@ type Session struct {
 	transport    transportKind
 	queue        []*Message
 	queuedBytes  int
-	pollWaiting  bool          // a GET is parked waiting for packets
-	releasePoll  bool          // answer the parked GET with a noop (upgrade in progress)
-	pollWake     chan struct{} // cap 1; signalled when a parked GET should look again
-	conn         net.Conn      // WebSocket connection once on that transport
-	reader       *wsConn       // read side of conn
-	probing      bool          // a WebSocket upgrade is in progress
-	probeConn    net.Conn      // WebSocket being probed during an upgrade
-	writing      bool          // a flush goroutine owns conn for writing
-	closeFrame   []byte        // WebSocket close frame to send after the queue
+	pollWaiting  bool            // a GET is parked waiting for packets
+	releasePoll  bool            // answer the parked GET with a noop (upgrade in progress)
+	pollWake     chan struct{}   // cap 1; signalled when a parked GET should look again
+	conn         net.Conn        // WebSocket connection once on that transport
+	reader       *wsConn         // read side of conn
+	probing      bool            // a WebSocket upgrade is in progress
+	probeConn    net.Conn        // WebSocket being probed during an upgrade
+	writing      bool            // a flush goroutine owns conn for writing
+	rc           syscall.RawConn // conn's descriptor for inline writes; nil: flush goroutine only
+	head         int             // bytes of queue[0]'s frame already written
+	closeFrame   []byte          // WebSocket close frame to send after the queue
 	heartbeat    *time.Timer
 	awaitingPong bool
 	pongDeadline time.Time   // when an unanswered ping times out
@@ -151,30 +154,20 @@ func (s *Session) Transport() string {
 	return "polling"
 }
 
-// Send queues m for the peer. It never blocks on the network.
+// Send queues m for the peer. It never blocks on the network: on
+// WebSocket, when nothing is queued and no writer is active, the frame is
+// written at once with a non-blocking write from the caller's goroutine;
+// whatever the kernel does not take is queued for a flush goroutine.
 func (s *Session) Send(m *Message) error {
-	s.mu.Lock()
-	done, err := s.sendLocked(m)
-	s.mu.Unlock()
-	if done != nil {
-		done()
-	}
-	return err
+	one := [1]*Message{m}
+	return s.SendBatch(one[:]...)
 }
 
 // SendBatch queues several messages atomically, in order (a Socket.IO
 // packet and its binary attachments must not be interleaved with others).
 func (s *Session) SendBatch(ms ...*Message) error {
-	var (
-		err  error
-		done func()
-	)
 	s.mu.Lock()
-	for _, m := range ms {
-		if done, err = s.sendLocked(m); err != nil {
-			break
-		}
-	}
+	done, err := s.sendLocked(ms)
 	s.mu.Unlock()
 	if done != nil {
 		done()
@@ -182,27 +175,93 @@ func (s *Session) SendBatch(ms ...*Message) error {
 	return err
 }
 
-// sendLocked queues m. When the queue overflows it closes the session and
-// returns the close callback, which the caller runs once unlocked.
-func (s *Session) sendLocked(m *Message) (func(), error) {
+// sendLocked writes or queues ms. When the queue overflows it closes the
+// session and returns the close callback, which the caller runs once
+// unlocked.
+func (s *Session) sendLocked(ms []*Message) (func(), error) {
 	if s.closed {
 		return nil, ErrSessionClosed
 	}
-	s.queue = append(s.queue, m)
-	s.queuedBytes += m.pollingLen()
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	inline := s.transport == transportWebSocket && s.rc != nil && !s.writing &&
+		s.conn != nil && len(s.queue) == 0
+	if inline {
+		// Nothing queued, so nothing to drop and nothing to overtake.
+		k, off := s.writeNow(ms, 0)
+		s.srv.stats.PacketsOut.Add(int64(k))
+		if k == len(ms) {
+			return nil, nil
+		}
+		// The kernel is full (or the connection failed): the rest, from
+		// the first byte it did not take, goes to the flush goroutine.
+		ms, s.head = ms[k:], off
+	}
+	for _, m := range ms {
+		s.queue = append(s.queue, m)
+		s.queuedBytes += m.pollingLen()
+	}
 	if s.queuedBytes > s.srv.cfg.MaxBufferedBytes {
 		s.srv.stats.SlowConsumers.Add(1)
-		s.queue = nil
+		s.dropQueueLocked()
 		return s.closeLocked(ReasonSlowConsumer, nil), ErrSlowConsumer
 	}
 	s.kickLocked()
 	return nil, nil
 }
 
+// writeNow writes the frames of ms, the first from byte off, with
+// non-blocking writes on the connection's descriptor, coalesced into one
+// vectored write when there are several. It returns how many messages went
+// out whole and how many bytes of the next one. It stops at the first
+// short write or error; the flush goroutine then takes over and reports
+// any error as it would its own.
+func (s *Session) writeNow(ms []*Message, off int) (int, int) {
+	k := 0
+	for k < len(ms) {
+		var (
+			n, want int
+			err     error
+		)
+		if s.srv.cfg.NoWriteCoalescing || len(ms)-k == 1 {
+			f := ms[k].wsFrame()[off:]
+			want = len(f)
+			n, err = rawWrite(s.rc, f)
+		} else {
+			var arr [8][]byte
+			bufs := arr[:0]
+			for i, m := range ms[k:min(len(ms), k+maxIovecs)] {
+				f := m.wsFrame()
+				if i == 0 {
+					f = f[off:]
+				}
+				bufs = append(bufs, f)
+				want += len(f)
+			}
+			n, err = rawWritev(s.rc, bufs)
+		}
+		for rest := n; rest > 0; {
+			f := len(ms[k].wsFrame()) - off
+			if rest < f {
+				off += rest
+				break
+			}
+			rest -= f
+			off = 0
+			k++
+		}
+		if err != nil || n < want {
+			break
+		}
+	}
+	return k, off
+}
+
 // kickLocked makes the current transport pick up the queue.
 func (s *Session) kickLocked() {
 	if s.transport == transportWebSocket {
-		if !s.writing && s.conn != nil {
+		if !s.writing && s.conn != nil && len(s.queue) > 0 {
 			s.writing = true
 			go s.flushWebSocket(s.conn)
 		}
@@ -249,7 +308,7 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 		s.queue = append(s.queue, final)
 	}
 	if final == nil {
-		s.queue = nil // nothing more reaches the client
+		s.dropQueueLocked() // nothing more reaches the client
 	}
 	if s.probeConn != nil {
 		_ = s.probeConn.Close()
@@ -307,7 +366,8 @@ func (s *Session) onHeartbeat() {
 	s.awaitingPong = true
 	s.pongDeadline = time.Now().Add(s.srv.cfg.PingTimeout)
 	s.heartbeat.Reset(s.srv.cfg.PingTimeout)
-	done, _ := s.sendLocked(pingMessage)
+	ping := [1]*Message{pingMessage}
+	done, _ := s.sendLocked(ping[:])
 	s.mu.Unlock()
 	if done != nil {
 		done()
@@ -381,6 +441,19 @@ func (s *Session) takeQueueLocked() []*Message {
 	return q
 }
 
+// dropQueueLocked forgets what is queued, except the rest of a frame
+// already partly written: the peer must see whole frames up to the close
+// frame.
+func (s *Session) dropQueueLocked() {
+	if s.head > 0 && len(s.queue) > 0 {
+		s.queue = s.queue[:1:1]
+		s.queuedBytes = s.queue[0].pollingLen()
+		return
+	}
+	s.queue = nil
+	s.queuedBytes, s.head = 0, 0
+}
+
 // flushWebSocket writes the queue to conn until it is empty. It is the only
 // writer of conn while s.writing is set, so frames never interleave, and it
 // exists only while there is something to write: an idle connection holds
@@ -388,7 +461,8 @@ func (s *Session) takeQueueLocked() []*Message {
 func (s *Session) flushWebSocket(conn net.Conn) {
 	for {
 		s.mu.Lock()
-		batch := s.takeQueueLocked()
+		batch, off := s.takeQueueLocked(), s.head
+		s.head = 0
 		if len(batch) == 0 {
 			closing := s.closed
 			frame := s.closeFrame
@@ -403,7 +477,7 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 			return
 		}
 		s.mu.Unlock()
-		if err := s.writeFrames(conn, batch); err != nil {
+		if err := s.writeFrames(conn, batch, off); err != nil {
 			s.srv.stats.Errors.Add(1)
 			s.mu.Lock()
 			reader := s.reader
@@ -413,6 +487,7 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 			s.writing = false
 			done := s.closeLocked(ReasonTransportError, nil)
 			s.queue = nil
+			s.queuedBytes, s.head = 0, 0
 			s.mu.Unlock()
 			if done != nil {
 				done()
@@ -432,13 +507,19 @@ func closeConn(conn net.Conn, reader *wsConn) {
 	_ = conn.Close()
 }
 
-func (s *Session) writeFrames(conn net.Conn, batch []*Message) error {
+// writeFrames writes the frames of batch, the first from byte off, with
+// blocking writes bounded by WriteTimeout.
+func (s *Session) writeFrames(conn net.Conn, batch []*Message, off int) error {
 	if err := conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout)); err != nil {
 		return err
 	}
 	if s.srv.cfg.NoWriteCoalescing || len(batch) == 1 {
-		for _, m := range batch {
-			if _, err := conn.Write(m.wsFrame()); err != nil {
+		for i, m := range batch {
+			f := m.wsFrame()
+			if i == 0 {
+				f = f[off:]
+			}
+			if _, err := conn.Write(f); err != nil {
 				return err
 			}
 		}
@@ -448,6 +529,7 @@ func (s *Session) writeFrames(conn net.Conn, batch []*Message) error {
 	for i, m := range batch {
 		bufs[i] = m.wsFrame()
 	}
+	bufs[0] = bufs[0][off:]
 	_, err := bufs.WriteTo(conn)
 	return err
 }

@@ -60,7 +60,7 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.conn = conn
+	s.conn, s.rc = conn, rawConnOf(conn)
 	s.mu.Unlock()
 	srv.begin(s)
 	srv.startReading(s, conn, buffered(br))
@@ -182,7 +182,7 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 		return
 	}
 	s.transport = transportWebSocket
-	s.conn = conn
+	s.conn, s.rc = conn, rawConnOf(conn)
 	s.probeConn = nil
 	s.probing = false
 	s.wakePoll() // a GET still parked learns that polling is over (400)
