@@ -75,7 +75,7 @@ type Session struct {
 	closed       bool
 	transport    transportKind
 	queue        []*Message
-	queuedBytes  int
+	queuedBytes  int             // of queue and of the batch a flush goroutine is writing
 	pollWaiting  bool            // a GET is parked waiting for packets
 	releasePoll  bool            // answer the parked GET with a noop (upgrade in progress)
 	pollWake     chan struct{}   // cap 1; signalled when a parked GET should look again
@@ -165,6 +165,8 @@ func (s *Session) Send(m *Message) error {
 
 // SendBatch queues several messages atomically, in order (a Socket.IO
 // packet and its binary attachments must not be interleaved with others).
+// A batch holding a Volatile message is dropped whole when the session is
+// behind (see Config.VolatileBufferedBytes); that is not an error.
 func (s *Session) SendBatch(ms ...*Message) error {
 	s.mu.Lock()
 	done, err := s.sendLocked(ms)
@@ -197,6 +199,9 @@ func (s *Session) sendLocked(ms []*Message) (func(), error) {
 		// The kernel is full (or the connection failed): the rest, from
 		// the first byte it did not take, goes to the flush goroutine.
 		ms, s.head = ms[k:], off
+	} else if s.queuedBytes >= s.srv.cfg.VolatileBufferedBytes && volatile(ms) {
+		s.srv.stats.VolatileDropped.Add(int64(len(ms)))
+		return nil, nil
 	}
 	for _, m := range ms {
 		s.queue = append(s.queue, m)
@@ -209,6 +214,17 @@ func (s *Session) sendLocked(ms []*Message) (func(), error) {
 	}
 	s.kickLocked()
 	return nil, nil
+}
+
+// volatile reports whether a batch may be dropped for a client that is
+// behind: a batch is one packet (with its attachments), kept or dropped whole.
+func volatile(ms []*Message) bool {
+	for _, m := range ms {
+		if m.Volatile {
+			return true
+		}
+	}
+	return false
 }
 
 // writeNow writes the frames of ms, the first from byte off, with
@@ -461,8 +477,10 @@ func (s *Session) dropQueueLocked() {
 func (s *Session) flushWebSocket(conn net.Conn) {
 	for {
 		s.mu.Lock()
-		batch, off := s.takeQueueLocked(), s.head
-		s.head = 0
+		// The batch stays counted in queuedBytes until it is written: it
+		// is held in memory all the same.
+		batch, off, size := s.queue, s.head, s.queuedBytes
+		s.queue, s.head = nil, 0
 		if len(batch) == 0 {
 			closing := s.closed
 			frame := s.closeFrame
@@ -494,6 +512,9 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 			}
 			return
 		}
+		s.mu.Lock()
+		s.queuedBytes = max(0, s.queuedBytes-size) // zeroed if the queue was dropped meanwhile
+		s.mu.Unlock()
 		s.srv.stats.PacketsOut.Add(int64(len(batch)))
 	}
 }
