@@ -9,18 +9,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Inline writes (Session.writeNow) go straight to the descriptor of a
-// connection that Go's netpoller put in non-blocking mode, through
-// syscall.RawConn.Control: the descriptor cannot be closed and reused
-// during the call, no write deadline is armed, and a full socket buffer
-// yields EAGAIN instead of parking the caller. Only one goroutine writes a
-// session's connection at a time (the session's lock is held, and no flush
-// goroutine is running), so frames never interleave.
+// Session.writeNow writes straight to the descriptor of a connection that
+// Go's netpoller put in non-blocking mode, through syscall.RawConn.Control:
+// the descriptor cannot be closed and reused during the call, no write
+// deadline is armed, and a full socket buffer yields EAGAIN instead of
+// parking the caller. Only one goroutine writes a session's connection at
+// a time (the session's lock is held, and no flush goroutine is running),
+// so frames never interleave.
 
 // maxIovecs bounds the buffers of one vectored write (IOV_MAX is 1024).
 const maxIovecs = 1024
 
-// rawConnOf returns the descriptor access for inline writes to conn, or
+// rawConnOf returns the descriptor access for non-blocking writes to conn, or
 // nil when conn is not a socket (net.Pipe, TLS): such connections are
 // always written by the flush goroutine.
 func rawConnOf(conn net.Conn) syscall.RawConn {

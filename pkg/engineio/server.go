@@ -28,6 +28,9 @@ type Server struct {
 	pollers    []*poller
 	pollNext   uint32
 	pollClosed bool
+
+	flushers  []*flusher
+	flushNext atomic.Uint32
 }
 
 // NewServer returns a server that reports every session to h.
@@ -36,6 +39,7 @@ func NewServer(cfg Config, h Handler) *Server {
 		cfg:      cfg.withDefaults(),
 		handler:  h,
 		sessions: make(map[string]*Session),
+		flushers: newFlushers(),
 	}
 }
 
@@ -192,6 +196,7 @@ func (srv *Server) newSession(r *http.Request, t transportKind) (*Session, []byt
 		hs:        newHandshake(r),
 		transport: t,
 		pollWake:  make(chan struct{}, 1),
+		fl:        srv.flushers[srv.flushNext.Add(1)%uint32(len(srv.flushers))],
 	}
 	srv.mu.Lock()
 	srv.sessions[s.id] = s

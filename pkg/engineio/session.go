@@ -84,7 +84,9 @@ type Session struct {
 	probing      bool            // a WebSocket upgrade is in progress
 	probeConn    net.Conn        // WebSocket being probed during an upgrade
 	writing      bool            // a flush goroutine owns conn for writing
-	rc           syscall.RawConn // conn's descriptor for inline writes; nil: flush goroutine only
+	rc           syscall.RawConn // conn's descriptor for non-blocking writes; nil: flush goroutine only
+	fl           *flusher        // writes the queue while the kernel takes it
+	scheduled    bool            // in fl's pending list
 	head         int             // bytes of queue[0]'s frame already written
 	closeFrame   []byte          // WebSocket close frame to send after the queue
 	heartbeat    *time.Timer
@@ -155,9 +157,8 @@ func (s *Session) Transport() string {
 }
 
 // Send queues m for the peer. It never blocks on the network: on
-// WebSocket, when nothing is queued and no writer is active, the frame is
-// written at once with a non-blocking write from the caller's goroutine;
-// whatever the kernel does not take is queued for a flush goroutine.
+// WebSocket the queue is written by a flusher (see flusher.go) or, when the
+// kernel takes no more, by the session's own flush goroutine.
 func (s *Session) Send(m *Message) error {
 	one := [1]*Message{m}
 	return s.SendBatch(one[:]...)
@@ -177,9 +178,8 @@ func (s *Session) SendBatch(ms ...*Message) error {
 	return err
 }
 
-// sendLocked writes or queues ms. When the queue overflows it closes the
-// session and returns the close callback, which the caller runs once
-// unlocked.
+// sendLocked queues ms. When the queue overflows it closes the session and
+// returns the close callback, which the caller runs once unlocked.
 func (s *Session) sendLocked(ms []*Message) (func(), error) {
 	if s.closed {
 		return nil, ErrSessionClosed
@@ -187,19 +187,7 @@ func (s *Session) sendLocked(ms []*Message) (func(), error) {
 	if len(ms) == 0 {
 		return nil, nil
 	}
-	inline := s.transport == transportWebSocket && s.rc != nil && !s.writing &&
-		s.conn != nil && len(s.queue) == 0
-	if inline {
-		// Nothing queued, so nothing to drop and nothing to overtake.
-		k, off := s.writeNow(ms, 0)
-		s.srv.stats.PacketsOut.Add(int64(k))
-		if k == len(ms) {
-			return nil, nil
-		}
-		// The kernel is full (or the connection failed): the rest, from
-		// the first byte it did not take, goes to the flush goroutine.
-		ms, s.head = ms[k:], off
-	} else if s.queuedBytes >= s.srv.cfg.VolatileBufferedBytes && volatile(ms) {
+	if s.queuedBytes >= s.srv.cfg.VolatileBufferedBytes && volatile(ms) {
 		s.srv.stats.VolatileDropped.Add(int64(len(ms)))
 		return nil, nil
 	}
@@ -229,10 +217,10 @@ func volatile(ms []*Message) bool {
 
 // writeNow writes the frames of ms, the first from byte off, with
 // non-blocking writes on the connection's descriptor, coalesced into one
-// vectored write when there are several. It returns how many messages went
-// out whole and how many bytes of the next one. It stops at the first
-// short write or error; the flush goroutine then takes over and reports
-// any error as it would its own.
+// vectored write when there are several (unless NoWriteCoalescing). It
+// returns how many messages went out whole and how many bytes of the next
+// one. It stops at the first short write or error; the flush goroutine
+// then takes over and reports any error as it would its own.
 func (s *Session) writeNow(ms []*Message, off int) (int, int) {
 	k := 0
 	for k < len(ms) {
@@ -276,14 +264,22 @@ func (s *Session) writeNow(ms []*Message, off int) (int, int) {
 
 // kickLocked makes the current transport pick up the queue.
 func (s *Session) kickLocked() {
-	if s.transport == transportWebSocket {
-		if !s.writing && s.conn != nil && len(s.queue) > 0 {
-			s.writing = true
-			go s.flushWebSocket(s.conn)
+	if s.transport != transportWebSocket {
+		s.wakePoll()
+		return
+	}
+	if s.writing || s.conn == nil || len(s.queue) == 0 {
+		return
+	}
+	if s.rc != nil {
+		if !s.scheduled {
+			s.scheduled = true
+			s.fl.add(s)
 		}
 		return
 	}
-	s.wakePoll()
+	s.writing = true
+	go s.flushWebSocket(s.conn)
 }
 
 func (s *Session) wakePoll() {
