@@ -149,13 +149,6 @@ func TestSessionRequestIsTrimmed(t *testing.T) {
 	}
 }
 
-type openSpy struct {
-	*recorder
-	opened chan *Session
-}
-
-func (o *openSpy) OnOpen(s *Session) { o.opened <- s }
-
 // The 101 response and the open packet of a direct WebSocket open go out in
 // one write, so the client's first read holds both; a request the upgrader
 // refuses still gets its error response and a closed connection.

@@ -47,6 +47,14 @@ func (r *recorder) OnClose(s *Session, reason string) {
 	r.closes <- reason
 }
 
+// openSpy is a recorder that hands out every session it sees open.
+type openSpy struct {
+	*recorder
+	opened chan *Session
+}
+
+func (o *openSpy) OnOpen(s *Session) { o.opened <- s }
+
 func (r *recorder) waitClose(t *testing.T) string {
 	t.Helper()
 	select {
