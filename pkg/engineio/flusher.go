@@ -12,7 +12,7 @@ import (
 // appends the session to a flusher (once: Session.scheduled). A broadcast to
 // 5,000 sessions thus costs one goroutine wake-up, not 5,000 goroutines and
 // write deadlines. The flusher writes each session's whole queue in one
-// vectored write straight to the descriptor (rawWritev): at low load that
+// vectored write straight to the descriptor (rawWriter): at low load that
 // is one frame per write, as soon as possible; when messages come faster
 // than the flusher writes, they pile up in the queues of the sessions it
 // has not reached yet and go out together, so the cost per delivery falls
@@ -29,6 +29,7 @@ type flusher struct {
 	pending []*Session
 	spare   []*Session
 	running bool
+	w       *rawWriter // used by the running goroutine only
 }
 
 // newFlushers returns one flusher per processor, so that writes to
@@ -36,7 +37,7 @@ type flusher struct {
 func newFlushers() []*flusher {
 	fs := make([]*flusher, max(1, runtime.GOMAXPROCS(0)))
 	for i := range fs {
-		fs[i] = &flusher{}
+		fs[i] = &flusher{w: newRawWriter()}
 	}
 	return fs
 }
@@ -66,7 +67,7 @@ func (f *flusher) run() {
 		f.pending, f.spare = f.spare[:0], nil
 		f.mu.Unlock()
 		for i, s := range batch {
-			s.flushNow()
+			s.flushNow(f.w)
 			batch[i] = nil
 		}
 		f.mu.Lock()
@@ -82,7 +83,7 @@ const maxSpareFlush = 1 << 16
 
 // flushNow writes what s has queued, as far as the kernel takes it without
 // blocking, and hands any rest to a flush goroutine.
-func (s *Session) flushNow() {
+func (s *Session) flushNow(w *rawWriter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.scheduled = false
@@ -91,7 +92,7 @@ func (s *Session) flushNow() {
 		// flush goroutine that closeLocked started.
 		return
 	}
-	k, off := s.writeNow(s.queue, s.head)
+	k, off := s.writeNow(w, s.queue, s.head)
 	s.srv.stats.PacketsOut.Add(int64(k))
 	for i := range k {
 		s.queuedBytes -= s.queue[i].pollingLen()

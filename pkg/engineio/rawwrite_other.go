@@ -13,6 +13,13 @@ const maxIovecs = 1024
 
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
-func rawWrite(syscall.RawConn, []byte) (int, error) { return 0, syscall.EINVAL }
+type rawWriter struct{ iov [][]byte }
 
-func rawWritev(syscall.RawConn, [][]byte) (int, error) { return 0, syscall.EINVAL }
+func newRawWriter() *rawWriter { return &rawWriter{} }
+
+func (w *rawWriter) Write(syscall.RawConn, []byte) (int, error) { return 0, syscall.EINVAL }
+
+func (w *rawWriter) Writev(syscall.RawConn) (int, error) {
+	w.iov = w.iov[:0]
+	return 0, syscall.EINVAL
+}

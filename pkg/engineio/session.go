@@ -221,7 +221,7 @@ func volatile(ms []*Message) bool {
 // returns how many messages went out whole and how many bytes of the next
 // one. It stops at the first short write or error; the flush goroutine
 // then takes over and reports any error as it would its own.
-func (s *Session) writeNow(ms []*Message, off int) (int, int) {
+func (s *Session) writeNow(w *rawWriter, ms []*Message, off int) (int, int) {
 	k := 0
 	for k < len(ms) {
 		var (
@@ -231,19 +231,17 @@ func (s *Session) writeNow(ms []*Message, off int) (int, int) {
 		if s.srv.cfg.NoWriteCoalescing || len(ms)-k == 1 {
 			f := ms[k].wsFrame()[off:]
 			want = len(f)
-			n, err = rawWrite(s.rc, f)
+			n, err = w.Write(s.rc, f)
 		} else {
-			var arr [8][]byte
-			bufs := arr[:0]
 			for i, m := range ms[k:min(len(ms), k+maxIovecs)] {
 				f := m.wsFrame()
 				if i == 0 {
 					f = f[off:]
 				}
-				bufs = append(bufs, f)
+				w.iov = append(w.iov, f)
 				want += len(f)
 			}
-			n, err = rawWritev(s.rc, bufs)
+			n, err = w.Writev(s.rc)
 		}
 		for rest := n; rest > 0; {
 			f := len(ms[k].wsFrame()) - off
