@@ -36,8 +36,11 @@ func isWebSocketRequest(r *http.Request) bool {
 // send it in one write with its first frame. When the request is refused,
 // the error response is sent and the connection closed.
 func upgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.Reader, []byte, error) {
-	hc := &handshakeConn{out: make([]byte, 0, 256)}
-	_, rw, _, err := ws.UpgradeHTTP(r, hijackWriter{ResponseWriter: w, hc: hc})
+	st := &upgradeState{}
+	hc := &st.hc
+	hc.out = st.buf[:0]
+	st.hw = hijackWriter{ResponseWriter: w, hc: hc}
+	_, rw, _, err := ws.UpgradeHTTP(r, &st.hw)
 	if err != nil {
 		if hc.Conn != nil {
 			_ = hc.Conn.SetWriteDeadline(time.Now().Add(time.Second))
@@ -47,6 +50,14 @@ func upgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.Reader, [
 		return nil, nil, nil, err
 	}
 	return hc.Conn, rw.Reader, hc.out, nil
+}
+
+// upgradeState holds what one upgrade needs, in a single allocation. buf
+// fits the 101 response and an open packet.
+type upgradeState struct {
+	hc  handshakeConn
+	hw  hijackWriter
+	buf [384]byte
 }
 
 // handshakeConn keeps what the upgrader writes instead of sending it.
