@@ -24,6 +24,14 @@ type Config struct {
 	// MaxBufferedBytes bounds what may wait for a slow client; past it the
 	// session is closed rather than letting memory grow without bound.
 	MaxBufferedBytes int
+	// VolatileBufferedBytes is the soft bound on what may wait for a slow
+	// client: once this much is queued, batches holding a Volatile message
+	// are dropped (and counted in Stats.VolatileDropped) instead of queued,
+	// so the rest of MaxBufferedBytes is kept for messages that matter.
+	// Bytes are queued only once the kernel's socket buffer is full, so a
+	// client this far behind is past the point where a count or a typing
+	// indicator is worth its bytes. Zero means min(64 KiB, MaxBufferedBytes/4).
+	VolatileBufferedBytes int
 	// AllowedOrigins lists the browser origins that may connect; empty
 	// allows any. Requests without an Origin header (non-browser clients)
 	// are always accepted.
@@ -55,6 +63,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBufferedBytes <= 0 {
 		c.MaxBufferedBytes = 4 << 20
 	}
+	if c.VolatileBufferedBytes <= 0 {
+		c.VolatileBufferedBytes = min(64<<10, c.MaxBufferedBytes/4)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -84,5 +95,8 @@ type Stats struct {
 	Errors        atomic.Int64 // protocol and transport errors
 	BadRequests   atomic.Int64 // HTTP requests refused with 4xx
 	SlowConsumers atomic.Int64 // sessions closed because their buffer overflowed
-	PingTimeouts  atomic.Int64
+	// VolatileDropped counts Volatile messages not queued because their
+	// session was over VolatileBufferedBytes.
+	VolatileDropped atomic.Int64
+	PingTimeouts    atomic.Int64
 }

@@ -206,7 +206,8 @@ func (s *Session) onHeartbeat(tick int64) {
 	s.awaitingPong = true
 	s.pongDeadline = max(s.pongDeadline, w.now()+int64(s.srv.cfg.PingTimeout/2))
 	w.schedule(s, s.pongDeadline)
-	done, _ := s.sendLocked(pingMessage)
+	ping := [1]*Message{pingMessage}
+	done, _ := s.sendLocked(ping[:])
 	s.mu.Unlock()
 	if done != nil {
 		go done()

@@ -3,6 +3,7 @@
 package engineio
 
 import (
+	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -148,9 +149,57 @@ func TestSessionRequestIsTrimmed(t *testing.T) {
 	}
 }
 
-type openSpy struct {
-	*recorder
-	opened chan *Session
+// The 101 response and the open packet of a direct WebSocket open go out in
+// one write, so the client's first read holds both; a request the upgrader
+// refuses still gets its error response and a closed connection.
+func TestWebSocketHandshakeResponse(t *testing.T) {
+	_, ts := newTestServer(t, Config{}, newRecorder())
+	const reqHead = "GET /?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	for _, tc := range []struct {
+		name, version, want string
+	}{
+		{"accepted", "13", "HTTP/1.1 101 Switching Protocols\r\n"},
+		{"unknown version", "8", "HTTP/1.1 426 "},
+		{"no version", "", "HTTP/1.1 400 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			_ = raw.SetDeadline(time.Now().Add(5 * time.Second))
+			req := reqHead
+			if tc.version != "" {
+				req += "Sec-WebSocket-Version: " + tc.version + "\r\n"
+			}
+			if _, err := raw.Write([]byte(req + "\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 4096)
+			n, err := raw.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := string(buf[:n])
+			if !strings.HasPrefix(got, tc.want) {
+				t.Fatalf("response %q", got)
+			}
+			if tc.version != "13" {
+				if _, err := io.ReadAll(raw); err != nil {
+					t.Fatalf("connection not closed: %v", err)
+				}
+				return
+			}
+			if !strings.Contains(got, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") {
+				t.Fatalf("response %q", got)
+			}
+			i := strings.Index(got, "\r\n\r\n")
+			f, err := ws.ReadFrame(strings.NewReader(got[i+4:]))
+			if err != nil || f.Header.OpCode != ws.OpText || !strings.HasPrefix(string(f.Payload), "0{") {
+				t.Fatalf("first read holds %q after the response: %v", got[i+4:], err)
+			}
+		})
+	}
 }
-
-func (o *openSpy) OnOpen(s *Session) { o.opened <- s }

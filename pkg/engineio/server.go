@@ -30,6 +30,9 @@ type Server struct {
 	pollers    []*poller
 	pollNext   uint32
 	pollClosed bool
+
+	flushers  []*flusher
+	flushNext atomic.Uint32
 }
 
 // NewServer returns a server that reports every session to h.
@@ -40,6 +43,7 @@ func NewServer(cfg Config, h Handler) *Server {
 		handler:    h,
 		sessions:   make(map[string]*Session),
 		heartbeats: newHeartbeats(cfg.PingInterval, cfg.PingTimeout),
+		flushers:   newFlushers(),
 	}
 }
 
@@ -195,6 +199,7 @@ func (srv *Server) newSession(r *http.Request, t transportKind) (*Session, []byt
 		srv:       srv,
 		hs:        newHandshake(r),
 		transport: t,
+		fl:        srv.flushers[srv.flushNext.Add(1)%uint32(len(srv.flushers))],
 	}
 	if t == transportPolling {
 		// Only a polling GET waits on it; a session opened on WebSocket

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -74,17 +75,21 @@ type Session struct {
 	closed       bool
 	transport    transportKind
 	queue        []*Message
-	queuedBytes  int
-	pollWaiting  bool          // a GET is parked waiting for packets
-	releasePoll  bool          // answer the parked GET with a noop (upgrade in progress)
-	pollWake     chan struct{} // cap 1; signalled when a parked GET should look again
-	conn         net.Conn      // WebSocket connection once on that transport
-	reader       *wsConn       // read side of conn
-	probing      bool          // a WebSocket upgrade is in progress
-	probeConn    net.Conn      // WebSocket being probed during an upgrade
-	writing      bool          // a flush goroutine owns conn for writing
-	closeFrame   []byte        // WebSocket close frame to send after the queue
-	hbDue        int64         // wheel tick when the heartbeat is next handled (heartbeat.go)
+	queuedBytes  int             // of queue and of the batch a flush goroutine is writing
+	pollWaiting  bool            // a GET is parked waiting for packets
+	releasePoll  bool            // answer the parked GET with a noop (upgrade in progress)
+	pollWake     chan struct{}   // cap 1; signalled when a parked GET should look again
+	conn         net.Conn        // WebSocket connection once on that transport
+	reader       *wsConn         // read side of conn
+	probing      bool            // a WebSocket upgrade is in progress
+	probeConn    net.Conn        // WebSocket being probed during an upgrade
+	writing      bool            // a flush goroutine owns conn for writing
+	rc           syscall.RawConn // conn's descriptor for non-blocking writes; nil: flush goroutine only
+	fl           *flusher        // writes the queue while the kernel takes it
+	scheduled    bool            // in fl's pending list
+	head         int             // bytes of queue[0]'s frame already written
+	closeFrame   []byte          // WebSocket close frame to send after the queue
+	hbDue        int64           // wheel tick when the heartbeat is next handled (heartbeat.go)
 	awaitingPong bool
 	pongDeadline int64       // wheel time when an unanswered ping times out (or will)
 	linger       *time.Timer // keeps a closed polling session findable for its last GET
@@ -155,30 +160,21 @@ func (s *Session) Transport() string {
 	return "polling"
 }
 
-// Send queues m for the peer. It never blocks on the network.
+// Send queues m for the peer. It never blocks on the network: on
+// WebSocket the queue is written by a flusher (see flusher.go) or, when the
+// kernel takes no more, by the session's own flush goroutine.
 func (s *Session) Send(m *Message) error {
-	s.mu.Lock()
-	done, err := s.sendLocked(m)
-	s.mu.Unlock()
-	if done != nil {
-		done()
-	}
-	return err
+	one := [1]*Message{m}
+	return s.SendBatch(one[:]...)
 }
 
 // SendBatch queues several messages atomically, in order (a Socket.IO
 // packet and its binary attachments must not be interleaved with others).
+// A batch holding a Volatile message is dropped whole when the session is
+// behind (see Config.VolatileBufferedBytes); that is not an error.
 func (s *Session) SendBatch(ms ...*Message) error {
-	var (
-		err  error
-		done func()
-	)
 	s.mu.Lock()
-	for _, m := range ms {
-		if done, err = s.sendLocked(m); err != nil {
-			break
-		}
-	}
+	done, err := s.sendLocked(ms)
 	s.mu.Unlock()
 	if done != nil {
 		done()
@@ -186,33 +182,106 @@ func (s *Session) SendBatch(ms ...*Message) error {
 	return err
 }
 
-// sendLocked queues m. When the queue overflows it closes the session and
+// sendLocked queues ms. When the queue overflows it closes the session and
 // returns the close callback, which the caller runs once unlocked.
-func (s *Session) sendLocked(m *Message) (func(), error) {
+func (s *Session) sendLocked(ms []*Message) (func(), error) {
 	if s.closed {
 		return nil, ErrSessionClosed
 	}
-	s.queue = append(s.queue, m)
-	s.queuedBytes += m.pollingLen()
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	if s.queuedBytes >= s.srv.cfg.VolatileBufferedBytes && volatile(ms) {
+		s.srv.stats.VolatileDropped.Add(int64(len(ms)))
+		return nil, nil
+	}
+	for _, m := range ms {
+		s.queue = append(s.queue, m)
+		s.queuedBytes += m.pollingLen()
+	}
 	if s.queuedBytes > s.srv.cfg.MaxBufferedBytes {
 		s.srv.stats.SlowConsumers.Add(1)
-		s.queue = nil
+		s.dropQueueLocked()
 		return s.closeLocked(ReasonSlowConsumer, nil), ErrSlowConsumer
 	}
 	s.kickLocked()
 	return nil, nil
 }
 
+// volatile reports whether a batch may be dropped for a client that is
+// behind: a batch is one packet (with its attachments), kept or dropped whole.
+func volatile(ms []*Message) bool {
+	for _, m := range ms {
+		if m.Volatile {
+			return true
+		}
+	}
+	return false
+}
+
+// writeNow writes the frames of ms, the first from byte off, with
+// non-blocking writes on the connection's descriptor, coalesced into one
+// vectored write when there are several (unless NoWriteCoalescing). It
+// returns how many messages went out whole and how many bytes of the next
+// one. It stops at the first short write or error; the flush goroutine
+// then takes over and reports any error as it would its own.
+func (s *Session) writeNow(w *rawWriter, ms []*Message, off int) (int, int) {
+	k := 0
+	for k < len(ms) {
+		var (
+			n, want int
+			err     error
+		)
+		if s.srv.cfg.NoWriteCoalescing || len(ms)-k == 1 {
+			f := ms[k].wsFrame()[off:]
+			want = len(f)
+			n, err = w.Write(s.rc, f)
+		} else {
+			for i, m := range ms[k:min(len(ms), k+maxIovecs)] {
+				f := m.wsFrame()
+				if i == 0 {
+					f = f[off:]
+				}
+				w.iov = append(w.iov, f)
+				want += len(f)
+			}
+			n, err = w.Writev(s.rc)
+		}
+		for rest := n; rest > 0; {
+			f := len(ms[k].wsFrame()) - off
+			if rest < f {
+				off += rest
+				break
+			}
+			rest -= f
+			off = 0
+			k++
+		}
+		if err != nil || n < want {
+			break
+		}
+	}
+	return k, off
+}
+
 // kickLocked makes the current transport pick up the queue.
 func (s *Session) kickLocked() {
-	if s.transport == transportWebSocket {
-		if !s.writing && s.conn != nil {
-			s.writing = true
-			go s.flushWebSocket(s.conn)
+	if s.transport != transportWebSocket {
+		s.wakePoll()
+		return
+	}
+	if s.writing || s.conn == nil || len(s.queue) == 0 {
+		return
+	}
+	if s.rc != nil {
+		if !s.scheduled {
+			s.scheduled = true
+			s.fl.add(s)
 		}
 		return
 	}
-	s.wakePoll()
+	s.writing = true
+	go s.flushWebSocket(s.conn)
 }
 
 func (s *Session) wakePoll() {
@@ -251,7 +320,7 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 		s.queue = append(s.queue, final)
 	}
 	if final == nil {
-		s.queue = nil // nothing more reaches the client
+		s.dropQueueLocked() // nothing more reaches the client
 	}
 	if s.probeConn != nil {
 		_ = s.probeConn.Close()
@@ -329,6 +398,19 @@ func (s *Session) takeQueueLocked() []*Message {
 	return q
 }
 
+// dropQueueLocked forgets what is queued, except the rest of a frame
+// already partly written: the peer must see whole frames up to the close
+// frame.
+func (s *Session) dropQueueLocked() {
+	if s.head > 0 && len(s.queue) > 0 {
+		s.queue = s.queue[:1:1]
+		s.queuedBytes = s.queue[0].pollingLen()
+		return
+	}
+	s.queue = nil
+	s.queuedBytes, s.head = 0, 0
+}
+
 // flushWebSocket writes the queue to conn until it is empty. It is the only
 // writer of conn while s.writing is set, so frames never interleave, and it
 // exists only while there is something to write: an idle connection holds
@@ -336,7 +418,10 @@ func (s *Session) takeQueueLocked() []*Message {
 func (s *Session) flushWebSocket(conn net.Conn) {
 	for {
 		s.mu.Lock()
-		batch := s.takeQueueLocked()
+		// The batch stays counted in queuedBytes until it is written: it
+		// is held in memory all the same.
+		batch, off, size := s.queue, s.head, s.queuedBytes
+		s.queue, s.head = nil, 0
 		if len(batch) == 0 {
 			closing := s.closed
 			frame := s.closeFrame
@@ -351,7 +436,7 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 			return
 		}
 		s.mu.Unlock()
-		if err := s.writeFrames(conn, batch); err != nil {
+		if err := s.writeFrames(conn, batch, off); err != nil {
 			s.srv.stats.Errors.Add(1)
 			s.mu.Lock()
 			reader := s.reader
@@ -361,12 +446,16 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 			s.writing = false
 			done := s.closeLocked(ReasonTransportError, nil)
 			s.queue = nil
+			s.queuedBytes, s.head = 0, 0
 			s.mu.Unlock()
 			if done != nil {
 				done()
 			}
 			return
 		}
+		s.mu.Lock()
+		s.queuedBytes = max(0, s.queuedBytes-size) // zeroed if the queue was dropped meanwhile
+		s.mu.Unlock()
 		s.srv.stats.PacketsOut.Add(int64(len(batch)))
 	}
 }
@@ -380,13 +469,19 @@ func closeConn(conn net.Conn, reader *wsConn) {
 	_ = conn.Close()
 }
 
-func (s *Session) writeFrames(conn net.Conn, batch []*Message) error {
+// writeFrames writes the frames of batch, the first from byte off, with
+// blocking writes bounded by WriteTimeout.
+func (s *Session) writeFrames(conn net.Conn, batch []*Message, off int) error {
 	if err := conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout)); err != nil {
 		return err
 	}
 	if s.srv.cfg.NoWriteCoalescing || len(batch) == 1 {
-		for _, m := range batch {
-			if _, err := conn.Write(m.wsFrame()); err != nil {
+		for i, m := range batch {
+			f := m.wsFrame()
+			if i == 0 {
+				f = f[off:]
+			}
+			if _, err := conn.Write(f); err != nil {
 				return err
 			}
 		}
@@ -396,6 +491,7 @@ func (s *Session) writeFrames(conn net.Conn, batch []*Message) error {
 	for i, m := range batch {
 		bufs[i] = m.wsFrame()
 	}
+	bufs[0] = bufs[0][off:]
 	_, err := bufs.WriteTo(conn)
 	return err
 }

@@ -32,35 +32,94 @@ func isWebSocketRequest(r *http.Request) bool {
 
 // upgrade performs the WebSocket handshake and takes the connection off
 // net/http; the reader returned holds any bytes the client sent after its
-// request.
-func upgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.Reader, error) {
-	conn, rw, _, err := ws.UpgradeHTTP(r, w)
+// request. The 101 response is returned, not sent, so that the caller can
+// send it in one write with its first frame. When the request is refused,
+// the error response is sent and the connection closed.
+func upgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.Reader, []byte, error) {
+	st := &upgradeState{}
+	hc := &st.hc
+	hc.out = st.buf[:0]
+	st.hw = hijackWriter{ResponseWriter: w, hc: hc}
+	_, rw, _, err := ws.UpgradeHTTP(r, &st.hw)
+	if err != nil {
+		if hc.Conn != nil {
+			_ = hc.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = hc.Conn.Write(hc.out)
+			_ = hc.Conn.Close()
+		}
+		return nil, nil, nil, err
+	}
+	return hc.Conn, rw.Reader, hc.out, nil
+}
+
+// upgradeState holds what one upgrade needs, in a single allocation. buf
+// fits the 101 response and an open packet.
+type upgradeState struct {
+	hc  handshakeConn
+	hw  hijackWriter
+	buf [384]byte
+}
+
+// handshakeConn keeps what the upgrader writes instead of sending it.
+type handshakeConn struct {
+	net.Conn
+	out []byte
+}
+
+func (c *handshakeConn) Write(p []byte) (int, error) {
+	c.out = append(c.out, p...)
+	return len(p), nil
+}
+
+// hijackWriter gives the upgrader the hijacked connection wrapped in a
+// handshakeConn. The upgrader validates the request and writes its
+// response exactly as it would on the connection itself; the buffered
+// writer net/http allocated for the hijack is pointed at the wrapper
+// rather than replaced.
+type hijackWriter struct {
+	http.ResponseWriter
+	hc *handshakeConn
+}
+
+func (h hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
-	return conn, rw.Reader, nil
+	h.hc.Conn = conn
+	rw.Writer.Reset(h.hc)
+	return h.hc, rw, nil
 }
 
 // openWebSocket opens a session directly on WebSocket (no polling first).
+// The 101 response and the open packet go out in one write.
 func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !isWebSocketRequest(r) {
 		srv.fail(w, http.StatusBadRequest, errBadRequest)
 		return
 	}
-	conn, br, err := upgrade(w, r)
+	conn, br, resp, err := upgrade(w, r)
 	if err != nil {
 		srv.stats.BadRequests.Add(1)
 		return
 	}
 	s, open := srv.newSession(r, transportWebSocket)
+	resp = append(resp, (&Message{Type: PacketOpen, Data: open[1:]}).wsFrame()...)
 	_ = conn.SetWriteDeadline(time.Now().Add(srv.cfg.WriteTimeout))
-	if _, err := conn.Write((&Message{Type: PacketOpen, Data: open[1:]}).wsFrame()); err != nil {
+	if _, err := conn.Write(resp); err != nil {
 		_ = conn.Close()
 		srv.remove(s)
 		return
 	}
 	s.mu.Lock()
-	s.conn = conn
+	if s.closed {
+		// Closed (server shutdown) before it had a connection to close.
+		s.mu.Unlock()
+		_, _ = conn.Write(ws.CompiledCloseGoingAway)
+		_ = conn.Close()
+		return
+	}
+	s.conn, s.rc = conn, rawConnOf(conn)
 	s.mu.Unlock()
 	srv.begin(s)
 	srv.startReading(s, conn, buffered(br))
@@ -80,12 +139,12 @@ func buffered(br *bufio.Reader) []byte {
 // Node clients then see a clean close rather than a failed handshake.
 func (srv *Server) refuseWebSocket(w http.ResponseWriter, r *http.Request) {
 	srv.stats.BadRequests.Add(1)
-	conn, _, err := upgrade(w, r)
+	conn, _, resp, err := upgrade(w, r)
 	if err != nil {
 		return
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = conn.Write(ws.CompiledClosePolicyViolation)
+	_, _ = conn.Write(append(resp, ws.CompiledClosePolicyViolation...))
 	_ = conn.Close()
 }
 
@@ -104,7 +163,14 @@ func (srv *Server) upgradeWebSocket(w http.ResponseWriter, r *http.Request, s *S
 	}
 	s.probing = true
 	s.mu.Unlock()
-	conn, br, err := upgrade(w, r)
+	conn, br, resp, err := upgrade(w, r)
+	if err == nil {
+		_ = conn.SetWriteDeadline(time.Now().Add(srv.cfg.WriteTimeout))
+		if _, werr := conn.Write(resp); werr != nil {
+			_ = conn.Close()
+			conn, err = nil, werr
+		}
+	}
 	s.mu.Lock()
 	if err != nil || s.closed {
 		s.probing = false
@@ -182,7 +248,7 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 		return
 	}
 	s.transport = transportWebSocket
-	s.conn = conn
+	s.conn, s.rc = conn, rawConnOf(conn)
 	s.probeConn = nil
 	s.probing = false
 	s.wakePoll() // a GET still parked learns that polling is over (400)

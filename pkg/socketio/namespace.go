@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"encoding/json"
+	"slices"
 	"sync"
 
 	"realtime/pkg/engineio"
@@ -236,21 +237,41 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 
 // Send queues already encoded packets (from EncodeEvent) to every selected
 // socket and returns how many sockets they were queued to.
+//
+// The recipients are collected under the namespace's read lock into a
+// pooled slice and sent to after it is released. Sending under the lock
+// would save the copy but is not safe: a send can close its session (slow
+// consumer), and the close callback removes the socket from the namespace
+// with the write lock, which would deadlock against the read lock held by
+// the same goroutine (and a waiting writer would stall every broadcast).
 func (b *Broadcast) Send(msgs []*engineio.Message) int {
+	p := targetPool.Get().(*[]*Socket)
+	out := b.targets((*p)[:0])
 	n := 0
-	for _, s := range b.targets() {
+	for _, s := range out {
 		if s.client.sess.SendBatch(msgs...) == nil {
 			n++
 		}
 	}
+	clear(out) // the pool must not keep sockets alive
+	if cap(out) <= maxPooledTargets {
+		*p = out[:0]
+		targetPool.Put(p)
+	}
 	return n
 }
 
-func (b *Broadcast) targets() []*Socket {
+// targetPool holds recipient slices for Broadcast.Send; one larger than
+// maxPooledTargets is left to the collector rather than kept.
+var targetPool = sync.Pool{New: func() any { return new([]*Socket) }}
+
+const maxPooledTargets = 1 << 16
+
+// targets appends the selected sockets to out.
+func (b *Broadcast) targets(out []*Socket) []*Socket {
 	n := b.nsp
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	var out []*Socket
 	excluded := func(s *Socket) bool {
 		for _, e := range b.except {
 			if s.id == e {
@@ -263,7 +284,7 @@ func (b *Broadcast) targets() []*Socket {
 		return false
 	}
 	if len(b.rooms) == 0 {
-		out = make([]*Socket, 0, len(n.sockets))
+		out = slices.Grow(out, len(n.sockets))
 		for _, s := range n.sockets {
 			if !excluded(s) {
 				out = append(out, s)
@@ -273,7 +294,7 @@ func (b *Broadcast) targets() []*Socket {
 	}
 	if len(b.rooms) == 1 {
 		m := n.rooms[b.rooms[0]]
-		out = make([]*Socket, 0, len(m))
+		out = slices.Grow(out, len(m))
 		for s := range m {
 			if !excluded(s) {
 				out = append(out, s)

@@ -50,6 +50,11 @@ func (d *Delivery) Handle(msg *message.Message) error {
 		d.log.Warn("dropping unencodable fan-out message", "id", m.ID, "error", err)
 		return nil
 	}
+	if m.Volatile || volatileEvents[m.Event] {
+		for _, em := range msgs {
+			em.Volatile = true
+		}
+	}
 	var n int
 	switch m.Target.Kind {
 	case contracts.TargetSocket:
@@ -81,6 +86,17 @@ func (d *Delivery) Handle(msg *message.Message) error {
 	}
 	d.Delivered.Add(int64(n))
 	return nil
+}
+
+// volatileEvents are the server events whose next occurrence supersedes
+// the last (counts, typing indicators): a client whose send queue is
+// backed up loses these first (engineio.Message.Volatile), even when a
+// producer did not flag the fan-out message itself. Chat messages,
+// notifications and sync stay reliable.
+var volatileEvents = map[string]bool{
+	contracts.ServerVideoViewers:  true,
+	contracts.ServerChatUserCount: true,
+	contracts.ServerChatTyping:    true,
 }
 
 func excluded(s *socketio.Socket, ex *contracts.Except) bool {

@@ -60,6 +60,7 @@ func New(stats *engineio.Stats) *Metrics {
 		counter("errors_total", "Protocol and transport errors.", &stats.Errors),
 		counter("bad_requests_total", "HTTP requests to the socket endpoint refused with 4xx.", &stats.BadRequests),
 		counter("slow_consumers_total", "Sessions closed because their send buffer overflowed.", &stats.SlowConsumers),
+		counter("volatile_dropped_total", "Volatile messages (counts, typing) dropped for clients behind on their send queue.", &stats.VolatileDropped),
 		counter("ping_timeouts_total", "Sessions closed because no pong arrived in time.", &stats.PingTimeouts),
 		m.authFailures,
 		collectors.NewGoCollector(),
