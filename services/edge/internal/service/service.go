@@ -71,7 +71,6 @@ func New(ctx context.Context, cfg config.Config, b *bus.Bus, log *slog.Logger) (
 		},
 		ConnectTimeout: cfg.ConnectTimeout,
 	})
-	metrics := telemetry.New(sockets.Stats())
 
 	reg, err := contracts.Load()
 	if err != nil {
@@ -84,6 +83,14 @@ func New(ctx context.Context, cfg config.Config, b *bus.Bus, log *slog.Logger) (
 		Shards:   cfg.OutboxShards,
 		Capacity: cfg.OutboxCapacity,
 	}, log.With("component", "outbox"))
+	ob := outbox.Stats()
+	metrics := telemetry.New(sockets.Stats(), telemetry.Outbox{
+		Queued:    ob.Queued.Load,
+		Published: ob.Published.Load,
+		Failures:  ob.Failures.Load,
+		Refused:   ob.Refused.Load,
+		Dropped:   ob.Dropped.Load,
+	})
 	uses := app.New(b.Domain.Publisher(), cfg.InstanceID, outbox)
 	nsp := sockets.Of("/")
 	authn := identity.NewAuthenticator(verifier, cfg.AuthRequired)

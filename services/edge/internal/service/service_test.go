@@ -139,6 +139,10 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, want := range []string{
 		"realtime_edge_connections 3",
+		"realtime_edge_outbox_published_total ",
+		"realtime_edge_outbox_queued ",
+		"realtime_edge_volatile_dropped_total ",
+		"realtime_edge_slow_consumers_total ",
 		"realtime_edge_handshakes_total 3",
 		"realtime_edge_packets_in_total ",
 		"realtime_edge_packets_out_total ",

@@ -26,10 +26,18 @@ type Metrics struct {
 	authFailures *prometheus.CounterVec
 }
 
-// New registers the edge's metrics. The socket server's counters are read
-// at scrape time from its atomics (GaugeFunc/CounterFunc), so the hot path
-// pays nothing for metrics.
-func New(stats *engineio.Stats) *Metrics {
+// Outbox reads the counters of the membership-event outbox; telemetry
+// takes functions rather than the outbox's type so that it depends on
+// nothing of the application.
+type Outbox struct {
+	Queued                                func() int64
+	Published, Failures, Refused, Dropped func() uint64
+}
+
+// New registers the edge's metrics. The socket server's and the outbox's
+// counters are read at scrape time from their atomics (GaugeFunc /
+// CounterFunc), so the hot path pays nothing for metrics.
+func New(stats *engineio.Stats, outbox Outbox) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		registry: reg,
@@ -47,6 +55,10 @@ func New(stats *engineio.Stats) *Metrics {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help},
 			func() float64 { return float64(v.Load()) })
 	}
+	ucounter := func(name, help string, v func() uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help},
+			func() float64 { return float64(v()) })
+	}
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "connections",
@@ -62,6 +74,14 @@ func New(stats *engineio.Stats) *Metrics {
 		counter("slow_consumers_total", "Sessions closed because their send buffer overflowed.", &stats.SlowConsumers),
 		counter("volatile_dropped_total", "Volatile messages (counts, typing) dropped for clients behind on their send queue.", &stats.VolatileDropped),
 		counter("ping_timeouts_total", "Sessions closed because no pong arrived in time.", &stats.PingTimeouts),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "outbox_queued",
+			Help: "Membership events (session, room joins and leaves) waiting to be published.",
+		}, func() float64 { return float64(outbox.Queued()) }),
+		ucounter("outbox_published_total", "Membership events the bus accepted.", outbox.Published),
+		ucounter("outbox_publish_failures_total", "Refused publish attempts of membership events (each is retried).", outbox.Failures),
+		ucounter("outbox_refused_total", "Joins refused because the outbox was full or shut down.", outbox.Refused),
+		ucounter("outbox_dropped_total", "Membership events given up on (permanent error, or still queued at the shutdown deadline).", outbox.Dropped),
 		m.authFailures,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
