@@ -5,6 +5,7 @@ package engineio
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -75,7 +76,7 @@ func TestStuckClientQueueIsBounded(t *testing.T) {
 	rec.noEcho = true
 	opened := make(chan *Session, 1)
 	srv, ts := newTestServer(t, cfg, &openSpy{recorder: rec, opened: opened})
-	_, s := dialTight(t, ts.URL, opened)
+	client, s := dialTight(t, ts.URL, opened)
 
 	payload := bytes.Repeat([]byte("v"), 1000)
 	volatileMsg := &Message{Type: PacketMessage, Data: payload, Volatile: true}
@@ -145,6 +146,14 @@ func TestStuckClientQueueIsBounded(t *testing.T) {
 	if n := srv.stats.SlowConsumers.Load(); n != 1 {
 		t.Fatalf("slow consumers %d", n)
 	}
+	// The connection is cut at once, not after WriteTimeout (a minute
+	// here): a writer blocked on a client that never reads must not keep
+	// its socket and buffers that long. The client still does not read.
+	s.mu.Lock()
+	tcp := s.conn.(*net.TCPConn)
+	s.mu.Unlock()
+	waitFor(t, func() bool { return errors.Is(tcp.SetReadDeadline(time.Time{}), net.ErrClosed) })
+	_ = client
 }
 
 // A message sent to a stuck client and a reading one: the reading one gets

@@ -202,6 +202,12 @@ func (s *Session) sendLocked(ms []*Message) (func(), error) {
 	if s.queuedBytes > s.srv.cfg.MaxBufferedBytes {
 		s.srv.stats.SlowConsumers.Add(1)
 		s.dropQueueLocked()
+		if s.writing && s.conn != nil {
+			// A flush goroutine may be blocked writing to a client that
+			// does not read: end its write now instead of after
+			// WriteTimeout, so the socket and its buffers go at once.
+			_ = s.conn.SetWriteDeadline(time.Now())
+		}
 		return s.closeLocked(ReasonSlowConsumer, nil), ErrSlowConsumer
 	}
 	s.kickLocked()
