@@ -2,10 +2,21 @@
 // per trigger topic. A handler decodes the domain event, checks the fields
 // its use case needs, and calls the app. Event types on the topic that
 // belong to another worker are acknowledged and ignored.
+//
+// Redeliveries (the same event id again) are dropped where handling an
+// event twice would show: a heartbeat (it renews a lease and feeds the
+// expiry guard) and a progress report (it syncs the user's other devices)
+// go through the dedupe store, a join through the state store, which
+// records its id in the same step as the join (the joiner is answered
+// once). session.opened, session.closed and the leaves skip that lookup
+// and mark, two round trips each: they are idempotent by construction (a
+// socket recorded again, a socket closed again, a socket leaving a room it
+// is not in change nothing, and the closed markers and event times keep a
+// late duplicate from undoing a newer event), and they send nothing but
+// coalesced count broadcasts, which follow actual changes only.
 package ports
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -28,12 +39,24 @@ type Trigger struct {
 
 // Handlers turns domain events into presence use cases.
 type Handlers struct {
-	app *app.App
+	app    *app.App
+	dedupe bus.DedupeStore
+	opts   []bus.DedupeOption
 }
 
-// NewHandlers returns the handlers over a.
-func NewHandlers(a *app.App) *Handlers {
-	return &Handlers{app: a}
+// NewHandlers returns the handlers over a. dedupe remembers the ids of the
+// handled heartbeats and progress reports (see the package comment); nil
+// drops no redelivery of those.
+func NewHandlers(a *app.App, dedupe bus.DedupeStore, opts ...bus.DedupeOption) *Handlers {
+	return &Handlers{app: a, dedupe: dedupe, opts: opts}
+}
+
+// once handles msg with handle unless its id was handled already.
+func (h *Handlers) once(msg *message.Message, handle func() error) error {
+	if h.dedupe == nil {
+		return handle()
+	}
+	return bus.Once(msg.Context(), h.dedupe, msg.UUID, handle, h.opts...)
 }
 
 // Triggers lists the presence handlers, one per topic.
@@ -69,7 +92,9 @@ func (h *Handlers) Sessions(msg *message.Message) error {
 		if err := require(ev, ev.TTLMs >= 0, "a valid ttlMs"); err != nil {
 			return err
 		}
-		return h.app.Heartbeat(ctx, ev.EdgeID, time.Duration(ev.TTLMs)*time.Millisecond, time.UnixMilli(ev.OccurredAt))
+		return h.once(msg, func() error {
+			return h.app.Heartbeat(ctx, ev.EdgeID, time.Duration(ev.TTLMs)*time.Millisecond, time.UnixMilli(ev.OccurredAt))
+		})
 	}
 	return nil
 }
@@ -83,9 +108,9 @@ func (h *Handlers) Video(msg *message.Message) error {
 	}
 	switch ev.Type {
 	case contracts.DomainVideoJoined, contracts.DomainVideoLeft:
-		return h.membership(msg.Context(), ev, domain.VideoRoom(ev.VideoID), ev.Type == contracts.DomainVideoJoined)
+		return h.membership(msg, ev, domain.VideoRoom(ev.VideoID), ev.Type == contracts.DomainVideoJoined)
 	case contracts.DomainVideoProgress:
-		return h.progress(msg.Context(), ev)
+		return h.progress(msg, ev)
 	}
 	return nil
 }
@@ -99,7 +124,7 @@ func (h *Handlers) Chat(msg *message.Message) error {
 	}
 	switch ev.Type {
 	case contracts.DomainChatJoined, contracts.DomainChatLeft:
-		return h.membership(msg.Context(), ev, domain.ChatRoom(ev.VideoID), ev.Type == contracts.DomainChatJoined)
+		return h.membership(msg, ev, domain.ChatRoom(ev.VideoID), ev.Type == contracts.DomainChatJoined)
 	}
 	return nil
 }
@@ -112,27 +137,33 @@ func (h *Handlers) User(msg *message.Message) error {
 		return err
 	}
 	if ev.Type == contracts.DomainVideoProgress {
-		return h.progress(msg.Context(), ev)
+		return h.progress(msg, ev)
 	}
 	return nil
 }
 
-func (h *Handlers) membership(ctx context.Context, ev *contracts.DomainEvent, room domain.Room, join bool) error {
+func (h *Handlers) membership(msg *message.Message, ev *contracts.DomainEvent, room domain.Room, join bool) error {
 	if err := require(ev, ev.SocketID != "" && ev.VideoID != "", "socketId and videoId"); err != nil {
 		return err
 	}
 	at := time.UnixMilli(ev.OccurredAt)
 	if join {
-		return h.app.Join(ctx, origin(ev), room, at)
+		o := origin(ev)
+		if h.dedupe != nil {
+			o.EventID = msg.UUID
+		}
+		return h.app.Join(msg.Context(), o, room, at)
 	}
-	return h.app.Leave(ctx, origin(ev), room, at)
+	return h.app.Leave(msg.Context(), origin(ev), room, at)
 }
 
-func (h *Handlers) progress(ctx context.Context, ev *contracts.DomainEvent) error {
+func (h *Handlers) progress(msg *message.Message, ev *contracts.DomainEvent) error {
 	if err := require(ev, ev.VideoID != "" && ev.Position != nil && *ev.Position >= 0, "videoId and position ≥ 0"); err != nil {
 		return err
 	}
-	return h.app.Progress(ctx, origin(ev), ev.VideoID, *ev.Position)
+	return h.once(msg, func() error {
+		return h.app.Progress(msg.Context(), origin(ev), ev.VideoID, *ev.Position)
+	})
 }
 
 // decode reads a domain event. An event that breaks its contract can never
