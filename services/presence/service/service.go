@@ -110,7 +110,7 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger, opts ...Option) (*Service,
 		return nil, fmt.Errorf("presence: router: %w", err)
 	}
 	for _, t := range ports.NewHandlers(a, dedupe, bus.DedupeLogger(logger)).Triggers() {
-		sub, err := b.Domain.Subscriber(t.Name)
+		sub, err := bus.SubscriberInFlight(b.Domain, t.Name, t.InFlight, t.OrderKey)
 		if err != nil {
 			return nil, fmt.Errorf("presence: subscriber %s: %w", t.Name, err)
 		}

@@ -35,6 +35,47 @@ type Trigger struct {
 	Name   string
 	Topic  string
 	Handle message.NoPublishHandlerFunc
+	// InFlight, if above 1, lets that many events of one partition be
+	// handled at once (bus.SubscriberInFlight); the events of one socket
+	// (OrderKey) still keep their order. Otherwise a partition's events are
+	// handled one at a time, in order.
+	InFlight int
+	OrderKey func(*message.Message) string
+}
+
+// inFlight is how many events of one partition are handled at once. The
+// topics are keyed by edge (realtime.sessions) or by video: one at a time,
+// an edge's burst of session.opened (one per connection) or a popular
+// video's burst of joins would be applied at the pace of one state-store
+// round trip after the other, and an edge's heartbeats would wait behind
+// its sessions. Events of different sockets may be applied in any order:
+// each changes its own socket's membership (counts are set sizes), and a
+// heartbeat sent before the last one applied is ignored (its send time).
+// The events of one socket keep their order (SocketOrder), although the
+// state store copes with most reorderings anyway (closed markers, event
+// times), since a socket's sessions and memberships travel on different
+// topics: a leave and a join of one room stamped in the same millisecond
+// are the case it cannot tell apart.
+const inFlight = 32
+
+// SocketOrder is the order key of the in-flight handlers: the socket the
+// event is about ("" for a heartbeat: no order), or for a video.progress
+// (accepted on realtime.video too) its user, whose latest position wins.
+// An undecodable payload has none; its handler parks it.
+func SocketOrder(msg *message.Message) string {
+	var ev struct {
+		Type     string `json:"type"`
+		SocketID string `json:"socketId"`
+		UserID   string `json:"userId"`
+	}
+	_ = json.Unmarshal(msg.Payload, &ev)
+	if ev.Type == contracts.DomainVideoProgress && ev.UserID != "" {
+		return "user:" + ev.UserID
+	}
+	if ev.SocketID == "" {
+		return ""
+	}
+	return "socket:" + ev.SocketID
 }
 
 // Handlers turns domain events into presence use cases.
@@ -62,9 +103,9 @@ func (h *Handlers) once(msg *message.Message, handle func() error) error {
 // Triggers lists the presence handlers, one per topic.
 func (h *Handlers) Triggers() []Trigger {
 	return []Trigger{
-		{Name: "presence.sessions", Topic: contracts.TopicSessions, Handle: h.Sessions},
-		{Name: "presence.video", Topic: contracts.TopicVideo, Handle: h.Video},
-		{Name: "presence.chat", Topic: contracts.TopicChat, Handle: h.Chat},
+		{Name: "presence.sessions", Topic: contracts.TopicSessions, Handle: h.Sessions, InFlight: inFlight, OrderKey: SocketOrder},
+		{Name: "presence.video", Topic: contracts.TopicVideo, Handle: h.Video, InFlight: inFlight, OrderKey: SocketOrder},
+		{Name: "presence.chat", Topic: contracts.TopicChat, Handle: h.Chat, InFlight: inFlight, OrderKey: SocketOrder},
 		{Name: "presence.user", Topic: contracts.TopicUser, Handle: h.User},
 	}
 }

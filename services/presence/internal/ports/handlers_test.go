@@ -235,3 +235,36 @@ func video(h *ports.Handlers) message.NoPublishHandlerFunc    { return h.Video }
 func chat(h *ports.Handlers) message.NoPublishHandlerFunc     { return h.Chat }
 func user(h *ports.Handlers) message.NoPublishHandlerFunc     { return h.User }
 func sessions(h *ports.Handlers) message.NoPublishHandlerFunc { return h.Sessions }
+
+func TestSocketOrder(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload any
+		want    string
+	}{
+		{"a socket's event", ev(contracts.DomainVideoJoined, "s1", "u1", "123"), "socket:s1"},
+		{"a session event", ev(contracts.DomainSessionClosed, "s2", "", ""), "socket:s2"},
+		{"progress keeps its user's order", ev(contracts.DomainVideoProgress, "s1", "u1", "123"), "user:u1"},
+		{"a heartbeat has no order", contracts.DomainEvent{Type: contracts.DomainEdgeHeartbeat, EdgeID: "edge-1"}, ""},
+		{"an undecodable payload has none", []byte("{not json"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ports.SocketOrder(msg(t, tt.payload)); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// The membership and session handlers keep several events in flight, in
+// socket order; progress keeps the partition order.
+func TestTriggersInFlight(t *testing.T) {
+	h, _ := newHandlers(t)
+	for _, tr := range h.Triggers() {
+		concurrent := tr.Topic != contracts.TopicUser
+		if (tr.InFlight > 1) != concurrent || (tr.InFlight > 1 && tr.OrderKey == nil) {
+			t.Errorf("%s: in flight %d, order key set %v", tr.Name, tr.InFlight, tr.OrderKey != nil)
+		}
+	}
+}
