@@ -218,3 +218,54 @@ func TestDedupeFailedMarkAndIdlessMessages(t *testing.T) {
 		t.Fatalf("handled %d, marked %d: id-less messages are handled every time and never recorded", handled, store.marks)
 	}
 }
+
+func TestOnce(t *testing.T) {
+	fail := errors.New("handler failed")
+	tests := []struct {
+		name      string
+		calls     []error // what handle returns on each call, one call per entry
+		id        string
+		wantRuns  int
+		wantErrs  int
+		wantMarks bool
+	}{
+		{name: "first call runs and marks", id: "a", calls: []error{nil}, wantRuns: 1, wantMarks: true},
+		{name: "a repeat is dropped", id: "a", calls: []error{nil, nil, nil}, wantRuns: 1, wantMarks: true},
+		{name: "a failure is not marked: the retry runs", id: "a", calls: []error{fail, nil, nil}, wantRuns: 2, wantErrs: 1, wantMarks: true},
+		{name: "no id: always runs, never marks", id: "", calls: []error{nil, nil}, wantRuns: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := NewMemoryDedupe(time.Minute)
+			runs, errs := 0, 0
+			for _, ret := range tt.calls {
+				if err := Once(t.Context(), store, tt.id, func() error { runs++; return ret }); err != nil {
+					if !errors.Is(err, fail) {
+						t.Fatalf("unexpected error %v", err)
+					}
+					errs++
+				}
+			}
+			marked, _ := store.Seen(t.Context(), tt.id)
+			if runs != tt.wantRuns || errs != tt.wantErrs || marked != tt.wantMarks {
+				t.Fatalf("runs %d, errors %d, marked %v; want %d, %d, %v", runs, errs, marked, tt.wantRuns, tt.wantErrs, tt.wantMarks)
+			}
+		})
+	}
+}
+
+func TestOnceStoreErrors(t *testing.T) {
+	// A failed lookup fails the call (it is retried); a failed mark does not.
+	runs := 0
+	if err := Once(t.Context(), &failingStore{}, "a", func() error { runs++; return nil }); err != nil || runs != 1 {
+		t.Fatalf("failed mark: err %v, runs %d; want nil, 1", err, runs)
+	}
+	if err := Once(t.Context(), seenFails{}, "a", func() error { runs++; return nil }); err == nil || runs != 1 {
+		t.Fatalf("failed lookup: err %v, runs %d; want an error and no run", err, runs)
+	}
+}
+
+type seenFails struct{}
+
+func (seenFails) Seen(context.Context, string) (bool, error) { return false, errors.New("store down") }
+func (seenFails) Mark(context.Context, string) error         { return nil }

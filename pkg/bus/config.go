@@ -22,8 +22,13 @@ type Config struct {
 	// KafkaBrokers is a comma-separated list of host:port.
 	KafkaBrokers []string `env:"KAFKA_BROKERS" envSeparator:"," envDefault:"127.0.0.1:9092"`
 	// KafkaPartitions is the partition count of the topics this service
-	// creates (partition keys keep per-video and per-user order).
-	KafkaPartitions int32 `env:"KAFKA_PARTITIONS" envDefault:"4"`
+	// creates (partition keys keep per-video and per-user order). A
+	// consumer handles one event of a partition at a time, so this bounds
+	// how many events of a topic a worker group has in flight: 16 lets
+	// presence absorb a connection burst (one join per connection, keyed
+	// by video) several times faster than 4. Topics that exist keep their
+	// count.
+	KafkaPartitions int32 `env:"KAFKA_PARTITIONS" envDefault:"16"`
 	// RedisAddr is the Redis that carries the fan-out streams (and state).
 	RedisAddr string `env:"REDIS_ADDR" envDefault:"127.0.0.1:6379"`
 	// FanoutMaxLen bounds the fan-out stream (approximate MAXLEN).

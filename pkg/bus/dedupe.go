@@ -37,31 +37,44 @@ func DedupeLogger(l *slog.Logger) DedupeOption { return func(o *dedupeOptions) {
 // failed mark is logged, not returned: the work is done, and a retry would
 // only repeat it.
 func Dedupe(store DedupeStore, opts ...DedupeOption) message.HandlerMiddleware {
-	o := dedupeOptions{log: slog.New(slog.DiscardHandler)}
-	for _, opt := range opts {
-		opt(&o)
-	}
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
-			if msg.UUID == "" {
-				return h(msg)
-			}
-			ctx := msg.Context()
-			if seen, err := store.Seen(ctx, msg.UUID); err != nil {
-				return nil, err
-			} else if seen {
-				return nil, nil
-			}
-			out, err := h(msg)
-			if err != nil {
-				return out, err
-			}
-			if err := store.Mark(ctx, msg.UUID); err != nil {
-				o.log.Warn("dedupe: handled message not recorded; a redelivery would be handled again", "uuid", msg.UUID, "error", err)
-			}
-			return out, nil
+			var out []*message.Message
+			err := Once(msg.Context(), store, msg.UUID, func() error {
+				var err error
+				out, err = h(msg)
+				return err
+			}, opts...)
+			return out, err
 		}
 	}
+}
+
+// Once is Dedupe for a single call, for a handler that needs it for some
+// of its messages only (those whose handling is not idempotent by itself):
+// it runs handle unless id was already marked, and marks id after handle
+// succeeded. An empty id is never a duplicate. Each call costs a lookup
+// and a mark, two round trips with a shared store.
+func Once(ctx context.Context, store DedupeStore, id string, handle func() error, opts ...DedupeOption) error {
+	if id == "" {
+		return handle()
+	}
+	if seen, err := store.Seen(ctx, id); err != nil {
+		return err
+	} else if seen {
+		return nil
+	}
+	if err := handle(); err != nil {
+		return err
+	}
+	if err := store.Mark(ctx, id); err != nil {
+		o := dedupeOptions{log: slog.New(slog.DiscardHandler)}
+		for _, opt := range opts {
+			opt(&o)
+		}
+		o.log.Warn("dedupe: handled message not recorded; a redelivery would be handled again", "uuid", id, "error", err)
+	}
+	return nil
 }
 
 // MemoryDedupe is a DedupeStore in process memory. Expired ids are

@@ -116,6 +116,18 @@ func (k *kafkaTransport) Publisher() message.Publisher { return k.pub }
 // instances of a service share partitions, and each partition is handled
 // in order, the next message after the previous one was acknowledged.
 func (k *kafkaTransport) Subscriber(group string) (message.Subscriber, error) {
+	return kafka.NewSubscriber(kafka.SubscriberConfig{
+		Brokers:               k.cfg.KafkaBrokers,
+		Unmarshaler:           k.marshaler,
+		OverwriteSaramaConfig: subscriberSaramaConfig(),
+		ConsumerGroup:         k.cfg.GroupPrefix + "." + group,
+		NackResendSleep:       100 * time.Millisecond,
+		ReconnectRetrySleep:   time.Second,
+	}, k.logger)
+}
+
+// subscriberSaramaConfig is the consumer configuration of every subscriber.
+func subscriberSaramaConfig() *sarama.Config {
 	sc := kafka.DefaultSaramaSubscriberConfig()
 	sc.Version = kafkaVersion
 	// A new group starts at the oldest record, so nothing published before
@@ -127,14 +139,7 @@ func (k *kafkaTransport) Subscriber(group string) (message.Subscriber, error) {
 	// timeout: 6 s (the broker's minimum) instead of sarama's 10 s.
 	sc.Consumer.Group.Session.Timeout = 6 * time.Second
 	sc.Consumer.Group.Heartbeat.Interval = 2 * time.Second
-	return kafka.NewSubscriber(kafka.SubscriberConfig{
-		Brokers:               k.cfg.KafkaBrokers,
-		Unmarshaler:           k.marshaler,
-		OverwriteSaramaConfig: sc,
-		ConsumerGroup:         k.cfg.GroupPrefix + "." + group,
-		NackResendSleep:       100 * time.Millisecond,
-		ReconnectRetrySleep:   time.Second,
-	}, k.logger)
+	return sc
 }
 
 func (k *kafkaTransport) Close() error { return k.pub.Close() }

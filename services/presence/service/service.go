@@ -27,8 +27,9 @@ import (
 // dedupeWindow is how long an event id is remembered to drop redeliveries.
 // The handlers are idempotent anyway (set membership, last position, event
 // times that make stale membership events harmless); dropping duplicates
-// saves repeated fan-out messages. The ids are kept in this process, or in
-// Redis, shared by every instance, with WithRedis.
+// saves repeated fan-out messages, so only the events that send one keep
+// their ids (see the ports package). The ids are kept in this process, or
+// in Redis, shared by every instance, with WithRedis.
 const dedupeWindow = 2 * time.Minute
 
 // Service is the presence worker.
@@ -77,15 +78,17 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger, opts ...Option) (*Service,
 	for _, opt := range opts {
 		opt(&o)
 	}
-	settings := domain.Settings{DefaultLease: cfg.EdgeTTL}
+	settings := domain.Settings{DefaultLease: cfg.EdgeTTL, DedupeWindow: dedupeWindow}
 	var (
 		store  app.Store
 		dedupe bus.DedupeStore
 		state  string
 	)
 	if o.redis != nil {
-		store = redisstore.New(o.redis, o.prefix+"presence:", settings)
-		dedupe = bus.NewRedisDedupe(o.redis, o.prefix+"dedupe:presence:", dedupeWindow)
+		// Joins record their ids in their own script, beside the others'.
+		marks := o.prefix + "dedupe:presence:"
+		store = redisstore.New(o.redis, o.prefix+"presence:", settings, redisstore.WithMarksUnder(marks))
+		dedupe = bus.NewRedisDedupe(o.redis, marks, dedupeWindow)
 		state = "redis"
 	} else {
 		store = adapters.NewMemoryStore(settings)
@@ -106,9 +109,8 @@ func New(cfg Config, b *bus.Bus, logger *slog.Logger, opts ...Option) (*Service,
 	if err != nil {
 		return nil, fmt.Errorf("presence: router: %w", err)
 	}
-	router.AddMiddleware(bus.Dedupe(dedupe))
-	for _, t := range ports.NewHandlers(a).Triggers() {
-		sub, err := b.Domain.Subscriber(t.Name)
+	for _, t := range ports.NewHandlers(a, dedupe, bus.DedupeLogger(logger)).Triggers() {
+		sub, err := bus.SubscriberInFlight(b.Domain, t.Name, t.InFlight, t.OrderKey)
 		if err != nil {
 			return nil, fmt.Errorf("presence: subscriber %s: %w", t.Name, err)
 		}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"realtime/pkg/bus"
+	"realtime/services/presence/internal/app"
 	"realtime/services/presence/internal/domain"
 )
 
@@ -18,7 +20,8 @@ import (
 type MemoryStore struct {
 	mu       sync.Mutex
 	p        *domain.Presence
-	forgotAt time.Time // last housekeeping
+	handled  *bus.MemoryDedupe // ids of applied joins
+	forgotAt time.Time         // last housekeeping
 }
 
 // forgetEvery spaces the housekeeping, which walks every closed-socket
@@ -27,7 +30,10 @@ const forgetEvery = time.Minute
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore(s domain.Settings) *MemoryStore {
-	return &MemoryStore{p: domain.NewPresence(s)}
+	if s.DedupeWindow <= 0 {
+		s.DedupeWindow = domain.DefaultSettings.DedupeWindow
+	}
+	return &MemoryStore{p: domain.NewPresence(s), handled: bus.NewMemoryDedupe(s.DedupeWindow)}
 }
 
 func (m *MemoryStore) OpenSession(_ context.Context, socket, user, edge string, now time.Time) error {
@@ -37,9 +43,15 @@ func (m *MemoryStore) OpenSession(_ context.Context, socket, user, edge string, 
 	return nil
 }
 
-func (m *MemoryStore) Join(_ context.Context, room, socket, edge string, at, now time.Time) (int, bool, error) {
+func (m *MemoryStore) Join(ctx context.Context, id, room, socket, edge string, at, now time.Time) (int, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if id != "" {
+		if seen, _ := m.handled.Seen(ctx, id); seen {
+			return 0, false, app.ErrDuplicate
+		}
+		_ = m.handled.Mark(ctx, id) // cannot fail
+	}
 	count, changed := m.p.Join(room, socket, edge, at, now)
 	return count, changed, nil
 }

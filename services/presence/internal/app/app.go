@@ -26,8 +26,11 @@ type Store interface {
 	// OpenSession records socket (of user, "" if anonymous) on edge.
 	OpenSession(ctx context.Context, socket, user, edge string, now time.Time) error
 	// Join adds socket to room and returns the room's count and whether
-	// the membership changed (false for a repeated or stale join).
-	Join(ctx context.Context, room, socket, edge string, at, now time.Time) (count int, changed bool, err error)
+	// the membership changed (false for a repeated or stale join). id is
+	// the join event's id: if a join with that id was applied within the
+	// dedupe window, Join changes nothing and returns ErrDuplicate; else it
+	// records id in the same atomic step. An empty id is never a duplicate.
+	Join(ctx context.Context, id, room, socket, edge string, at, now time.Time) (count int, changed bool, err error)
 	// Leave removes socket from room, same results as Join.
 	Leave(ctx context.Context, room, socket, edge string, at, now time.Time) (count int, changed bool, err error)
 	// CloseSocket removes socket from every room and returns the new
@@ -47,6 +50,9 @@ type Store interface {
 	// SetPosition records user's playback position in video.
 	SetPosition(ctx context.Context, user, video string, seconds float64, now time.Time) error
 }
+
+// ErrDuplicate is Store.Join's answer to an event id it already applied.
+var ErrDuplicate = errors.New("presence: event already handled")
 
 // Fanout sends server→client events to the edges. The publisher assigns
 // the message id.
@@ -82,6 +88,9 @@ type Origin struct {
 	EdgeID   string
 	SocketID string
 	UserID   string // "" for an anonymous session
+	// EventID is the event's id, if it has one: Join drops a join whose id
+	// it already handled (a redelivery), so the joiner is answered once.
+	EventID string
 }
 
 // App is the presence service's use cases.
@@ -174,9 +183,17 @@ func (a *App) heartbeatsFlowing(now time.Time) bool {
 }
 
 // Join counts the socket in room, answers it at once with the room's
-// count, and schedules a broadcast of the new count to the room.
+// count, and schedules a broadcast of the new count to the room. A
+// redelivered join (same EventID) does nothing. The event id is recorded
+// with the join itself, in one store operation: should the answer then
+// fail to go out, a retry does not repeat it, but the room broadcast
+// scheduled here reaches the joiner with the same count (counts are
+// volatile anyway: a newer one supersedes a lost one).
 func (a *App) Join(ctx context.Context, o Origin, room domain.Room, at time.Time) error {
-	count, changed, err := a.store.Join(ctx, room.String(), o.SocketID, o.EdgeID, at, a.now())
+	count, changed, err := a.store.Join(ctx, o.EventID, room.String(), o.SocketID, o.EdgeID, at, a.now())
+	if errors.Is(err, ErrDuplicate) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

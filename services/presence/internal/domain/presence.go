@@ -20,6 +20,9 @@ type Settings struct {
 	// PositionRetention is how long a playback position is kept after its
 	// last update.
 	PositionRetention time.Duration
+	// DedupeWindow is how long the id of a handled join is remembered, so
+	// that a redelivery of it is not answered twice.
+	DedupeWindow time.Duration
 }
 
 // DefaultSettings are the retention times used when a setting is zero.
@@ -27,6 +30,7 @@ var DefaultSettings = Settings{
 	DefaultLease:      15 * time.Second,
 	ClosedRetention:   10 * time.Minute,
 	PositionRetention: 24 * time.Hour,
+	DedupeWindow:      2 * time.Minute,
 }
 
 // Presence is who is where: the members of every counted room, keyed by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +39,34 @@ func (r *recorder) take() []contracts.FanoutMessage {
 	return out
 }
 
+// countingDedupe counts the lookups of a memory dedupe store.
+type countingDedupe struct {
+	*bus.MemoryDedupe
+	mu    sync.Mutex
+	seen  int
+	marks int
+}
+
+func (d *countingDedupe) Seen(ctx context.Context, id string) (bool, error) {
+	d.mu.Lock()
+	d.seen++
+	d.mu.Unlock()
+	return d.MemoryDedupe.Seen(ctx, id)
+}
+
+func (d *countingDedupe) Mark(ctx context.Context, id string) error {
+	d.mu.Lock()
+	d.marks++
+	d.mu.Unlock()
+	return d.MemoryDedupe.Mark(ctx, id)
+}
+
 func newHandlers(t *testing.T) (*ports.Handlers, *recorder) {
+	h, out, _ := newHandlersWithDedupe(t)
+	return h, out
+}
+
+func newHandlersWithDedupe(t *testing.T) (*ports.Handlers, *recorder, *countingDedupe) {
 	t.Helper()
 	out := &recorder{}
 	store := adapters.NewMemoryStore(domain.Settings{})
@@ -47,7 +75,8 @@ func newHandlers(t *testing.T) (*ports.Handlers, *recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ports.NewHandlers(a), out
+	dedupe := &countingDedupe{MemoryDedupe: bus.NewMemoryDedupe(time.Minute)}
+	return ports.NewHandlers(a, dedupe), out, dedupe
 }
 
 func msg(t *testing.T, v any) *message.Message {
@@ -125,6 +154,63 @@ func TestHandlers(t *testing.T) {
 	}
 }
 
+// TestRedeliveries delivers each event twice (same message id): what it
+// sends goes out once, and only the events that are not idempotent by
+// themselves cost a dedupe lookup (a join's id is checked by the state
+// store, in the same step as the join).
+func TestRedeliveries(t *testing.T) {
+	pos := 12.5
+	progress := ev(contracts.DomainVideoProgress, "s1", "u1", "123")
+	progress.Position = &pos
+	tests := []struct {
+		name    string
+		handler func(*ports.Handlers) message.NoPublishHandlerFunc
+		first   []contracts.DomainEvent // handled once before
+		event   contracts.DomainEvent
+		events  []string // fan-out events published by both deliveries
+		lookups int      // dedupe store Seen calls for both deliveries
+	}{
+		{"video join answers once", video, nil, ev(contracts.DomainVideoJoined, "s1", "", "123"), []string{"video:viewers"}, 0},
+		{"chat join answers once", chat, nil, ev(contracts.DomainChatJoined, "s1", "u1", "123"), []string{"chat:user-count"}, 0},
+		{"progress syncs once", user, nil, progress, []string{"video:sync"}, 2},
+		{"heartbeat is applied once", sessions, nil, contracts.DomainEvent{ID: "e1", Type: contracts.DomainEdgeHeartbeat, EdgeID: "edge-1", TTLMs: 1000}, nil, 2},
+		{"session opened is idempotent", sessions, nil, ev(contracts.DomainSessionOpened, "s1", "u1", ""), nil, 0},
+		{"session closed is idempotent", sessions, []contracts.DomainEvent{ev(contracts.DomainVideoJoined, "s1", "u1", "123")}, ev(contracts.DomainSessionClosed, "s1", "u1", ""), nil, 0},
+		{"video leave is idempotent", video, []contracts.DomainEvent{ev(contracts.DomainVideoJoined, "s1", "u1", "123")}, ev(contracts.DomainVideoLeft, "s1", "", "123"), nil, 0},
+		{"chat leave is idempotent", chat, nil, ev(contracts.DomainChatLeft, "s1", "u1", "123"), nil, 0},
+		{"another worker's event costs nothing", chat, nil, ev(contracts.DomainChatMessageRequested, "s1", "u1", "123"), nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, out, dedupe := newHandlersWithDedupe(t)
+			for i, e := range tt.first {
+				m := msg(t, e)
+				m.UUID = "before-" + string(rune('a'+i))
+				if err := h.Video(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out.take()
+			dedupe.seen = 0
+			for range 2 {
+				if err := tt.handler(h)(msg(t, tt.event)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			for _, m := range out.take() {
+				got = append(got, m.Event)
+			}
+			if !slices.Equal(got, tt.events) {
+				t.Errorf("published %v, want %v", got, tt.events)
+			}
+			if dedupe.seen != tt.lookups {
+				t.Errorf("%d dedupe lookups, want %d", dedupe.seen, tt.lookups)
+			}
+		})
+	}
+}
+
 func TestTriggersOnePerTopic(t *testing.T) {
 	h, _ := newHandlers(t)
 	topics := map[string]bool{}
@@ -149,3 +235,36 @@ func video(h *ports.Handlers) message.NoPublishHandlerFunc    { return h.Video }
 func chat(h *ports.Handlers) message.NoPublishHandlerFunc     { return h.Chat }
 func user(h *ports.Handlers) message.NoPublishHandlerFunc     { return h.User }
 func sessions(h *ports.Handlers) message.NoPublishHandlerFunc { return h.Sessions }
+
+func TestSocketOrder(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload any
+		want    string
+	}{
+		{"a socket's event", ev(contracts.DomainVideoJoined, "s1", "u1", "123"), "socket:s1"},
+		{"a session event", ev(contracts.DomainSessionClosed, "s2", "", ""), "socket:s2"},
+		{"progress keeps its user's order", ev(contracts.DomainVideoProgress, "s1", "u1", "123"), "user:u1"},
+		{"a heartbeat has no order", contracts.DomainEvent{Type: contracts.DomainEdgeHeartbeat, EdgeID: "edge-1"}, ""},
+		{"an undecodable payload has none", []byte("{not json"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ports.SocketOrder(msg(t, tt.payload)); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// The membership and session handlers keep several events in flight, in
+// socket order; progress keeps the partition order.
+func TestTriggersInFlight(t *testing.T) {
+	h, _ := newHandlers(t)
+	for _, tr := range h.Triggers() {
+		concurrent := tr.Topic != contracts.TopicUser
+		if (tr.InFlight > 1) != concurrent || (tr.InFlight > 1 && tr.OrderKey == nil) {
+			t.Errorf("%s: in flight %d, order key set %v", tr.Name, tr.InFlight, tr.OrderKey != nil)
+		}
+	}
+}

@@ -15,6 +15,8 @@
 //	P closed:<socket>      string  forget-at time (ms); PX ClosedRetention
 //	P pos:<n>:<user>:<video> string  seconds; PX PositionRetention
 //	                             (n = byte length of user, so ids may hold ':')
+//	P handled:<event id>   string  a handled join; PX DedupeWindow (the
+//	                             prefix can be moved: WithMarksUnder)
 //
 // Rooms, sockets and edges are deleted when they empty, close or expire;
 // closed markers and positions expire on their own. The scripts derive keys
@@ -34,6 +36,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"realtime/services/presence/internal/app"
 	"realtime/services/presence/internal/domain"
 )
 
@@ -41,12 +44,24 @@ import (
 type Store struct {
 	client   redis.UniversalClient
 	prefix   string
+	marks    string // prefix of the handled-event marks
 	settings domain.Settings
+}
+
+// Option changes a Store.
+type Option func(*Store)
+
+// WithMarksUnder keeps the marks of handled join events under prefix
+// (prefix + event id) instead of the store prefix + "handled:". Giving it
+// the prefix of the service's bus.RedisDedupe makes both share one set of
+// marks. On Redis Cluster it needs the store prefix's hash tag.
+func WithMarksUnder(prefix string) Option {
+	return func(s *Store) { s.marks = prefix }
 }
 
 // New returns a store keeping its keys under prefix. Zero settings take
 // their value from domain.DefaultSettings.
-func New(client redis.UniversalClient, prefix string, s domain.Settings) *Store {
+func New(client redis.UniversalClient, prefix string, s domain.Settings, opts ...Option) *Store {
 	if s.DefaultLease <= 0 {
 		s.DefaultLease = domain.DefaultSettings.DefaultLease
 	}
@@ -56,7 +71,14 @@ func New(client redis.UniversalClient, prefix string, s domain.Settings) *Store 
 	if s.PositionRetention <= 0 {
 		s.PositionRetention = domain.DefaultSettings.PositionRetention
 	}
-	return &Store{client: client, prefix: prefix, settings: s}
+	if s.DedupeWindow <= 0 {
+		s.DedupeWindow = domain.DefaultSettings.DedupeWindow
+	}
+	st := &Store{client: client, prefix: prefix, marks: prefix + "handled:", settings: s}
+	for _, o := range opts {
+		o(st)
+	}
+	return st
 }
 
 // lib holds the helpers every script shares; each script is lib followed by
@@ -112,18 +134,23 @@ func (s *Store) OpenSession(ctx context.Context, socket, user, edge string, now 
 	return nil
 }
 
-// Join implements app.Store.
-func (s *Store) Join(ctx context.Context, room, socket, edge string, at, now time.Time) (int, bool, error) {
-	return s.member(ctx, "join", room, socket, edge, at, now)
+// Join implements app.Store: the join, the check of its event id and its
+// mark are one script, one round trip.
+func (s *Store) Join(ctx context.Context, id, room, socket, edge string, at, now time.Time) (int, bool, error) {
+	return s.member(ctx, "join", id, room, socket, edge, at, now)
 }
 
 // Leave implements app.Store.
 func (s *Store) Leave(ctx context.Context, room, socket, edge string, at, now time.Time) (int, bool, error) {
-	return s.member(ctx, "leave", room, socket, edge, at, now)
+	return s.member(ctx, "leave", "", room, socket, edge, at, now)
 }
 
-func (s *Store) member(ctx context.Context, op, room, socket, edge string, at, now time.Time) (int, bool, error) {
-	res, err := s.run(ctx, memberScript, op, room, socket, edge, ms(at), ms(now))
+func (s *Store) member(ctx context.Context, op, id, room, socket, edge string, at, now time.Time) (int, bool, error) {
+	mark := ""
+	if id != "" {
+		mark = s.marks + id
+	}
+	res, err := s.run(ctx, memberScript, op, room, socket, edge, ms(at), ms(now), mark, msd(s.settings.DedupeWindow))
 	if err != nil {
 		return 0, false, fmt.Errorf("redis %s: %w", op, err)
 	}
@@ -133,6 +160,9 @@ func (s *Store) member(ctx context.Context, op, room, socket, edge string, at, n
 	}
 	count, _ := v[0].(int64)
 	changed, _ := v[1].(int64)
+	if count < 0 {
+		return 0, false, app.ErrDuplicate
+	}
 	return int(count), changed == 1, nil
 }
 

@@ -7,10 +7,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +48,8 @@ type op struct {
 	when        time.Duration // event time (join/leave/heartbeat) and clock
 	ttl         time.Duration
 	late        time.Duration // heartbeat: how long ago the edge sent it
+	id          string        // join: the event id
+	wantDup     bool          // join: the id was applied already
 	wantCount   int
 	wantChanged bool
 	wantRooms   []domain.RoomCount // close, expire
@@ -74,11 +78,22 @@ func do(t *testing.T, s Store, ops []op) {
 		case "open":
 			must(t, s.OpenSession(ctx, o.socket, "u1", o.edge, now))
 		case "join", "leave":
-			f := s.Join
-			if o.do == "leave" {
-				f = s.Leave
+			var (
+				count   int
+				changed bool
+				err     error
+			)
+			if o.do == "join" {
+				count, changed, err = s.Join(ctx, o.id, o.room, o.socket, o.edge, now, now)
+			} else {
+				count, changed, err = s.Leave(ctx, o.room, o.socket, o.edge, now, now)
 			}
-			count, changed, err := f(ctx, o.room, o.socket, o.edge, now, now)
+			if dup := errors.Is(err, app.ErrDuplicate); dup || o.wantDup {
+				if dup != o.wantDup {
+					t.Fatalf("step %d %s %s %s id %q: duplicate %v (err %v), want %v", i, o.do, o.room, o.socket, o.id, dup, err, o.wantDup)
+				}
+				continue
+			}
 			must(t, err)
 			if count != o.wantCount || changed != o.wantChanged {
 				t.Fatalf("step %d %s %s %s: got (%d, %v), want (%d, %v)", i, o.do, o.room, o.socket, count, changed, o.wantCount, o.wantChanged)
@@ -135,6 +150,30 @@ func testCounts(t *testing.T, newStore Factory) {
 				{do: "join", room: "video:1", socket: "s1", edge: "e1", when: time.Millisecond, wantCount: 1},
 			},
 			count: map[string]int{"video:1": 1},
+		},
+		{
+			name: "a join's id makes its redelivery a duplicate",
+			ops: []op{
+				{do: "join", id: "j1", room: "video:1", socket: "s1", edge: "e1", wantCount: 1, wantChanged: true},
+				{do: "join", id: "j1", room: "video:1", socket: "s1", edge: "e1", when: time.Millisecond, wantDup: true},
+				{do: "leave", room: "video:1", socket: "s1", edge: "e1", when: time.Second, wantCount: 0, wantChanged: true},
+				{do: "join", id: "j1", room: "video:1", socket: "s1", edge: "e1", when: 2 * time.Second, wantDup: true},
+				{do: "join", id: "j2", room: "video:1", socket: "s1", edge: "e1", when: 3 * time.Second, wantCount: 1, wantChanged: true},
+				{do: "join", room: "video:1", socket: "s1", edge: "e1", when: 4 * time.Second, wantCount: 1},
+			},
+			count: map[string]int{"video:1": 1},
+		},
+		{
+			name: "a join ignored as stale or closed is still recorded as handled",
+			ops: []op{
+				{do: "leave", room: "video:1", socket: "s1", edge: "e1", when: 2 * time.Second, wantCount: 0},
+				{do: "join", id: "j1", room: "video:1", socket: "s1", edge: "e1", when: time.Second, wantCount: 0},
+				{do: "join", id: "j1", room: "video:1", socket: "s1", edge: "e1", when: time.Second, wantDup: true},
+				{do: "close", socket: "s2", when: 3 * time.Second},
+				{do: "join", id: "j2", room: "video:1", socket: "s2", edge: "e1", when: 4 * time.Second, wantCount: 0},
+				{do: "join", id: "j2", room: "video:1", socket: "s2", edge: "e1", when: 4 * time.Second, wantDup: true},
+			},
+			count: map[string]int{"video:1": 0},
 		},
 		{
 			name: "leave without join changes nothing",
@@ -446,9 +485,14 @@ func testConcurrent(t *testing.T, newStore Factory) {
 		}
 	}
 	var changes sync.Map
+	var dups atomic.Int32
 	run(func(s Store, i int) error {
 		socket := fmt.Sprintf("s%d", i)
-		_, changed, err := s.Join(ctx, "video:1", socket, fmt.Sprintf("e%d", i%2), t0, t0)
+		_, changed, err := s.Join(ctx, "join-"+socket, "video:1", socket, fmt.Sprintf("e%d", i%2), t0, t0)
+		if errors.Is(err, app.ErrDuplicate) {
+			dups.Add(1)
+			return nil
+		}
 		if changed {
 			if _, dup := changes.LoadOrStore(socket, true); dup {
 				return fmt.Errorf("join of %s changed the count twice", socket)
@@ -457,6 +501,9 @@ func testConcurrent(t *testing.T, newStore Factory) {
 		return err
 	})
 	checkCounts(t, stores[0], map[string]int{"video:1": sockets})
+	if n := dups.Load(); n != sockets {
+		t.Errorf("%d joins were duplicates, want one of the two of each socket: %d", n, sockets)
+	}
 	run(func(s Store, i int) error {
 		if i%2 == 1 {
 			return nil
