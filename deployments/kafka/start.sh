@@ -4,7 +4,7 @@
 # and waits until it serves metadata. Idempotent: does nothing if it is already running.
 #
 # Env: RUN_DIR (default <repo>/.run), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
-#      KAFKA_NUM_PARTITIONS (4), KAFKA_START_TIMEOUT seconds (60), KAFKA_HEAP_OPTS (-Xms256m -Xmx512m),
+#      KAFKA_NUM_PARTITIONS (16), KAFKA_START_TIMEOUT seconds (60), KAFKA_HEAP_OPTS (-Xms256m -Xmx512m),
 #      KAFKA_JVM_OPTS (extra JVM flags), KAFKA_LOG_LEVEL (WARN), KAFKA_EXTRA_CONFIG (extra
 #      server.properties lines, newline separated; later keys win).
 set -euo pipefail
@@ -84,7 +84,7 @@ inter.broker.listener.name=PLAINTEXT
 log.dirs=$data
 num.network.threads=2
 num.io.threads=4
-num.partitions=${KAFKA_NUM_PARTITIONS:-4}
+num.partitions=${KAFKA_NUM_PARTITIONS:-16}
 default.replication.factor=1
 min.insync.replicas=1
 auto.create.topics.enable=true
