@@ -76,6 +76,13 @@ func (m *MemoryStore) Heartbeat(_ context.Context, edge string, ttl time.Duratio
 	return nil
 }
 
+func (m *MemoryStore) Touch(_ context.Context, edge string, ttl time.Duration, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.p.Touch(edge, ttl, now)
+	return nil
+}
+
 // ExpiredEdges also drops closed-socket markers and playback positions past
 // their retention, at most once per forgetEvery: the periodic lease sweep
 // drives this store's housekeeping (a Redis store lets key TTLs do it).

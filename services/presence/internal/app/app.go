@@ -39,6 +39,9 @@ type Store interface {
 	// Heartbeat sets edge's lease to ttl from now, unless a heartbeat sent
 	// after at was already applied.
 	Heartbeat(ctx context.Context, edge string, ttl time.Duration, at, now time.Time) error
+	// Touch extends a lease edge holds to at least ttl from now; it neither
+	// creates a lease nor shortens one.
+	Touch(ctx context.Context, edge string, ttl time.Duration, now time.Time) error
 	// ExpiredEdges lists the edges whose lease has run out.
 	ExpiredEdges(ctx context.Context, now time.Time) ([]string, error)
 	// ExpireEdge closes every socket of edge if its lease is still expired
@@ -106,8 +109,10 @@ type App struct {
 	wake      chan struct{} // a room has a pending count change
 
 	beatMu       sync.Mutex
-	lastBeat     time.Time // when this instance last handled a heartbeat
-	flowingSince time.Time // start of the current run of heartbeats without a long gap
+	lastBeat     time.Time                // when this instance last handled a heartbeat
+	flowingSince time.Time                // start of the current run of heartbeats without a long gap
+	touched      map[string]time.Time     // edge → when this instance last extended its lease (touch)
+	leaseTTL     map[string]time.Duration // edge → the lease its last heartbeat here asked for
 }
 
 // New returns the use cases over store and fanout.
@@ -131,17 +136,47 @@ func New(cfg Config, store Store, fanout Fanout, log *slog.Logger) (*App, error)
 		log:       log,
 		coalescer: coalescer,
 		wake:      make(chan struct{}, 1),
+		touched:   make(map[string]time.Time),
+		leaseTTL:  make(map[string]time.Duration),
 	}, nil
+}
+
+// touch extends the lease of the edge an event came from, at most once per
+// EdgeTTL/10 per edge and instance. An edge's heartbeats share its topic
+// partition with its session and room events: after a burst of
+// connections, a heartbeat waits behind thousands of them, and an edge
+// alive all along would be declared dead (all its sockets dropped) only
+// because this worker is behind. Each event proves the edge lived when it
+// was sent, so while its backlog is being worked through, the lease holds;
+// a dead edge's events run out, and its lease expires EdgeTTL after the
+// last one. The extension is the lease the edge's last heartbeat asked for;
+// an edge whose heartbeat this instance has not handled is left alone.
+// Best effort: the heartbeat remains the lease's source.
+func (a *App) touch(ctx context.Context, edge string) {
+	now := a.now()
+	a.beatMu.Lock()
+	ttl, known := a.leaseTTL[edge]
+	if last, ok := a.touched[edge]; !known || (ok && now.Sub(last) < ttl/10) {
+		a.beatMu.Unlock()
+		return
+	}
+	a.touched[edge] = now
+	a.beatMu.Unlock()
+	if err := a.store.Touch(ctx, edge, ttl, now); err != nil {
+		a.log.Debug("edge lease not extended", "edge", edge, "error", err)
+	}
 }
 
 // OpenSession records a new socket, so that it is dropped with its edge
 // even if it joins nothing.
 func (a *App) OpenSession(ctx context.Context, o Origin) error {
+	a.touch(ctx, o.EdgeID)
 	return a.store.OpenSession(ctx, o.SocketID, o.UserID, o.EdgeID, a.now())
 }
 
 // CloseSession removes a closed socket from every room it was counted in.
 func (a *App) CloseSession(ctx context.Context, o Origin) error {
+	a.touch(ctx, o.EdgeID)
 	counts, err := a.store.CloseSocket(ctx, o.SocketID, a.now())
 	if err != nil {
 		return err
@@ -165,6 +200,7 @@ func (a *App) Heartbeat(ctx context.Context, edgeID string, ttl time.Duration, a
 		a.flowingSince = now
 	}
 	a.lastBeat = now
+	a.leaseTTL[edgeID] = ttl
 	a.beatMu.Unlock()
 	return nil
 }
@@ -190,6 +226,7 @@ func (a *App) heartbeatsFlowing(now time.Time) bool {
 // scheduled here reaches the joiner with the same count (counts are
 // volatile anyway: a newer one supersedes a lost one).
 func (a *App) Join(ctx context.Context, o Origin, room domain.Room, at time.Time) error {
+	a.touch(ctx, o.EdgeID)
 	count, changed, err := a.store.Join(ctx, o.EventID, room.String(), o.SocketID, o.EdgeID, at, a.now())
 	if errors.Is(err, ErrDuplicate) {
 		return nil
@@ -210,6 +247,7 @@ func (a *App) Join(ctx context.Context, o Origin, room domain.Room, at time.Time
 // Leave stops counting the socket in room and schedules a broadcast of the
 // new count to the room.
 func (a *App) Leave(ctx context.Context, o Origin, room domain.Room, at time.Time) error {
+	a.touch(ctx, o.EdgeID)
 	count, changed, err := a.store.Leave(ctx, room.String(), o.SocketID, o.EdgeID, at, a.now())
 	if err != nil {
 		return err
@@ -267,6 +305,10 @@ func (a *App) ExpireEdges(ctx context.Context) error {
 		if expired {
 			a.log.Warn("edge lease expired; its sockets left every room", "edge", edge, "rooms", len(counts))
 			a.changed(counts)
+			a.beatMu.Lock()
+			delete(a.leaseTTL, edge)
+			delete(a.touched, edge)
+			a.beatMu.Unlock()
 		}
 	}
 	a.mu.Lock()

@@ -202,6 +202,31 @@ func TestExpiredEdgeLeaseCorrectsCounts(t *testing.T) {
 	check(t, f.out.take(), viewers("room:video:123", 0))
 }
 
+// An edge's heartbeat shares a partition with its session and room events:
+// while a backlog of those is worked through, each one extends the lease
+// (by what the edge's heartbeat asked for), so a live edge is not declared
+// dead because presence is behind. Once its events stop, it is.
+func TestEventsOfAnEdgeKeepItsLease(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	must(t, f.app.Heartbeat(ctx, "edge-1", 4*time.Second, f.now))
+	must(t, f.app.Join(ctx, s1, domain.VideoRoom("123"), f.now))
+	f.app.FlushCounts(ctx)
+	f.out.take()
+
+	for range 6 { // 12 s of backlog from edge-1, no heartbeat among it
+		f.advance(2 * time.Second)
+		must(t, f.app.OpenSession(ctx, app.Origin{EdgeID: "edge-1", SocketID: "backlog"}))
+		must(t, f.app.ExpireEdges(ctx))
+		f.app.FlushCounts(ctx)
+		check(t, f.out.take())
+	}
+	f.advance(4 * time.Second) // the events ran out: the lease ends 4 s after the last
+	must(t, f.app.ExpireEdges(ctx))
+	f.app.FlushCounts(ctx)
+	check(t, f.out.take(), viewers("room:video:123", 0))
+}
+
 func TestProgressSyncsTheUsersOtherDevices(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

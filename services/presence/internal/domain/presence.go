@@ -242,6 +242,16 @@ func (p *Presence) Heartbeat(edge string, ttl time.Duration, at, now time.Time) 
 	e.beat, e.expires = at, now.Add(ttl)
 }
 
+// Touch extends the lease of a known edge to at least ttl from now.
+func (p *Presence) Touch(edge string, ttl time.Duration, now time.Time) {
+	if ttl <= 0 {
+		ttl = p.settings.DefaultLease
+	}
+	if e := p.edges[edge]; e != nil && e.expires.Before(now.Add(ttl)) {
+		e.expires = now.Add(ttl)
+	}
+}
+
 // ExpiredEdges returns the edges whose lease has run out at now, sorted.
 func (p *Presence) ExpiredEdges(now time.Time) []string {
 	var out []string

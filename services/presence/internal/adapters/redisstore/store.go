@@ -186,6 +186,22 @@ func (s *Store) Heartbeat(ctx context.Context, edge string, ttl time.Duration, a
 	return nil
 }
 
+// Touch implements app.Store: ZADD XX GT only raises the expiry of an edge
+// that already holds a lease.
+func (s *Store) Touch(ctx context.Context, edge string, ttl time.Duration, now time.Time) error {
+	if ttl <= 0 {
+		ttl = s.settings.DefaultLease
+	}
+	err := s.client.ZAddArgs(ctx, s.key("leases"), redis.ZAddArgs{
+		XX: true, GT: true,
+		Members: []redis.Z{{Score: float64(ms(now.Add(ttl))), Member: edge}},
+	}).Err()
+	if err != nil {
+		return fmt.Errorf("redis touch: %w", err)
+	}
+	return nil
+}
+
 // ExpiredEdges implements app.Store: the edges whose lease expiry is not
 // after now, sorted. ExpireEdge re-checks each one.
 func (s *Store) ExpiredEdges(ctx context.Context, now time.Time) ([]string, error) {

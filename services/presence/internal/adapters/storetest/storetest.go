@@ -41,7 +41,7 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 
 // op is one store call at t0+when; want* are checked after it.
 type op struct {
-	do          string // open | join | leave | close | heartbeat | expire
+	do          string // open | join | leave | close | heartbeat | touch | expire
 	room        string
 	socket      string
 	edge        string
@@ -106,6 +106,8 @@ func do(t *testing.T, s Store, ops []op) {
 			}
 		case "heartbeat":
 			must(t, s.Heartbeat(ctx, o.edge, o.ttl, now.Add(-o.late), now))
+		case "touch":
+			must(t, s.Touch(ctx, o.edge, o.ttl, now))
 		case "expire":
 			got, expired, err := s.ExpireEdge(ctx, o.edge, now)
 			must(t, err)
@@ -269,6 +271,16 @@ func testCounts(t *testing.T, newStore Factory) {
 	}
 }
 
+// touchOps: e1's 2 s lease touched to 6 s; e2's minute and the unknown e3
+// touched the same way.
+var touchOps = []op{
+	{do: "heartbeat", edge: "e1", ttl: 2 * time.Second},
+	{do: "heartbeat", edge: "e2", ttl: time.Minute},
+	{do: "touch", edge: "e1", when: time.Second, ttl: 5 * time.Second},
+	{do: "touch", edge: "e2", when: time.Second, ttl: 5 * time.Second},
+	{do: "touch", edge: "e3", when: time.Second, ttl: 5 * time.Second},
+}
+
 func testLeases(t *testing.T, newStore Factory) {
 	tests := []struct {
 		name        string
@@ -303,6 +315,18 @@ func testLeases(t *testing.T, newStore Factory) {
 			expiredAt:   ttl,
 			wantExpired: nil,
 			count:       map[string]int{"video:1": 1, "chat:1": 0},
+		},
+		{
+			name:        "a touch extends a lease",
+			ops:         touchOps,
+			expiredAt:   6*time.Second - time.Millisecond, // 2 s without the touch
+			wantExpired: nil,
+		},
+		{
+			name:        "a touch never shortens a lease and never creates one",
+			ops:         touchOps,
+			expiredAt:   6 * time.Second,
+			wantExpired: []string{"e1"}, // not e2 (a minute), not e3 (unknown)
 		},
 		{
 			name: "several expired edges, sorted",
