@@ -310,6 +310,9 @@ func runIdle(o *options, sum *summary, workers []*workerProc, before, connected,
 		for _, room := range r.WrongRooms {
 			wrong[room] = true
 		}
+		for _, w := range r.WrongSeen {
+			fmt.Fprintf(os.Stderr, "loadgen: viewer count wrong: %s\n", w)
+		}
 	}
 	c.ExactRooms = o.rooms - len(wrong)
 	sum.Counts = c

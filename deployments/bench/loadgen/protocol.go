@@ -68,6 +68,8 @@ type report struct {
 	Members      int   `json:"members,omitempty"`
 	ExactMembers int   `json:"exact_members,omitempty"`
 	WrongRooms   []int `json:"wrong_rooms,omitempty"`
+	// WrongSeen: for a few wrong rooms, "room: expected N, seen count×members …".
+	WrongSeen []string `json:"wrong_seen,omitempty"`
 
 	// fatal
 	Error string `json:"error,omitempty"`

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -442,7 +444,7 @@ func (w *worker) members() report {
 func (w *worker) counts(expected []int) report {
 	r := w.stats(-1)
 	r.Type = "counts"
-	wrong := map[int]bool{}
+	wrong := map[int]map[int64]int{} // room → last count seen → members
 	for i := range w.subs {
 		if !w.subReady[i].Load() {
 			continue
@@ -451,12 +453,43 @@ func (w *worker) counts(expected []int) report {
 		r.Members++
 		if int(c.Room) < len(expected) && c.Last.Load() == int64(expected[c.Room]) {
 			r.ExactMembers++
-		} else {
-			wrong[int(c.Room)] = true
+			continue
+		}
+		if wrong[int(c.Room)] == nil {
+			wrong[int(c.Room)] = map[int64]int{}
+		}
+		wrong[int(c.Room)][c.Last.Load()]++
+	}
+	for room, seen := range wrong {
+		r.WrongRooms = append(r.WrongRooms, room)
+		if len(r.WrongSeen) < 3 && room < len(expected) {
+			r.WrongSeen = append(r.WrongSeen, fmt.Sprintf("room %d: expected %d, seen %s", room, expected[room], seenSummary(seen)))
 		}
 	}
-	for room := range wrong {
-		r.WrongRooms = append(r.WrongRooms, room)
-	}
 	return r
+}
+
+// seenSummary lists the most common last counts: "count×members, …".
+func seenSummary(seen map[int64]int) string {
+	type kv struct {
+		count   int64
+		members int
+	}
+	var all []kv
+	for c, n := range seen {
+		all = append(all, kv{c, n})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].members > all[j].members })
+	var b strings.Builder
+	for i, e := range all {
+		if i == 4 {
+			fmt.Fprintf(&b, ", … (%d values)", len(all))
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d×%d", e.count, e.members)
+	}
+	return b.String()
 }
