@@ -288,10 +288,10 @@ func (f *fanoutSubscriber) read(ctx context.Context, client *redis.Client, topic
 }
 
 // deliver hands msg to out and waits for its ack; a nack hands a copy
-// again. It reports false when ctx ended or the subscriber closed.
+// again (a message is acked or nacked once). It reports false when ctx
+// ended or the subscriber closed.
 func (f *fanoutSubscriber) deliver(ctx context.Context, msg *message.Message, out chan<- *message.Message) bool {
-	for {
-		m := msg.Copy()
+	for m := msg; ; m = msg.Copy() {
 		m.SetContext(ctx)
 		select {
 		case out <- m:
