@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -137,11 +136,17 @@ func NewOutbox(pub message.Publisher, cfg OutboxConfig, log *slog.Logger) *Outbo
 // Stats returns the outbox's live counters.
 func (o *Outbox) Stats() *OutboxStats { return &o.stats }
 
-// shardOf picks the shard of key (FNV-1a).
+// shardOf picks the shard of key: FNV-1a over the string's bytes, inline
+// because hash/fnv would allocate a hasher and a byte copy of the key on
+// every connect and join.
 func (o *Outbox) shardOf(key string) *shard {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	return o.shards[h.Sum32()%uint32(len(o.shards))]
+	const offset32, prime32 = 2166136261, 16777619
+	h := uint32(offset32)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= prime32
+	}
+	return o.shards[h%uint32(len(o.shards))]
 }
 
 // Enqueue queues an event for topic, to be published after every event
