@@ -357,3 +357,43 @@ func TestOutboxShutdownWithoutRun(t *testing.T) {
 		t.Fatalf("second Shutdown: %v", err)
 	}
 }
+
+// An idle outbox holds no goroutine: a shard's goroutine exists only while
+// it has events, and a later event starts a new one.
+func TestOutboxIdleShardsHoldNoGoroutine(t *testing.T) {
+	o := NewOutbox(&scriptedPublisher{}, OutboxConfig{Shards: 64}, discard())
+	startOutbox(t, o)
+	running := func() int {
+		n := 0
+		for _, s := range o.shards {
+			s.mu.Lock()
+			if s.running {
+				n++
+			}
+			s.mu.Unlock()
+		}
+		return n
+	}
+	awaitIdle := func() {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for running() > 0 || o.Stats().Queued.Load() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d shards still running, %d queued", running(), o.Stats().Queued.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if n := running(); n != 0 {
+		t.Fatalf("%d shards running before any event", n)
+	}
+	for round := range 2 {
+		for i := range 500 {
+			enqueue(t, o, fmt.Sprintf("s%d", i), fmt.Sprintf("s%d/%d", i, round))
+		}
+		awaitIdle()
+		if got := o.Stats().Published.Load(); got != uint64(500*(round+1)) {
+			t.Fatalf("round %d: published %d", round, got)
+		}
+	}
+}
