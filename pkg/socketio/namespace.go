@@ -34,12 +34,7 @@ type Namespace struct {
 
 	mu      sync.RWMutex
 	sockets map[string]*Socket
-	rooms   map[string]map[*Socket]struct{}
-	// names holds one copy of the name of each room with more than one
-	// member, which the members' room lists share: a video room's name is
-	// then stored once, not once per viewer. Single-member rooms (a
-	// user's own room) are not listed, so they cost nothing here.
-	names map[string]string
+	rooms   map[string]*room
 }
 
 func newNamespace(srv *Server, name string) *Namespace {
@@ -48,8 +43,7 @@ func newNamespace(srv *Server, name string) *Namespace {
 		name:     name,
 		handlers: make(map[string]EventHandler),
 		sockets:  make(map[string]*Socket),
-		rooms:    make(map[string]map[*Socket]struct{}),
-		names:    make(map[string]string),
+		rooms:    make(map[string]*room),
 	}
 }
 
@@ -141,27 +135,34 @@ func (n *Namespace) remove(s *Socket, rooms []string) {
 	n.mu.Unlock()
 }
 
-func (n *Namespace) leaveLocked(room string, s *Socket) {
-	if m := n.rooms[room]; m != nil {
-		delete(m, s)
-		if len(m) == 0 {
-			delete(n.rooms, room)
-			delete(n.names, room)
+func (n *Namespace) leaveLocked(name string, s *Socket) {
+	if r := n.rooms[name]; r != nil {
+		r.remove(s)
+		if r.len() == 0 {
+			delete(n.rooms, name)
 		}
 	}
 }
 
-// internLocked returns the shared copy of the name of room r, whose
-// members are m, recording r as that copy when r gets its second member.
-func (n *Namespace) internLocked(r string, m map[*Socket]struct{}) string {
-	if len(m) == 0 {
-		return r
+// joinLocked adds s to the room called name and returns the room's shared
+// copy of the name (a video room's name is then stored once, not once per
+// viewer), or "" if s was in it already.
+func (n *Namespace) joinLocked(name string, s *Socket) string {
+	r := n.rooms[name]
+	if r == nil {
+		r = &room{name: name}
+		n.rooms[name] = r
 	}
-	if name, ok := n.names[r]; ok {
-		return name
+	if !r.add(s) {
+		return ""
 	}
-	n.names[r] = r
-	return r
+	return r.name
+}
+
+// inRoomLocked reports whether s is in the room called name.
+func (n *Namespace) inRoomLocked(name string, s *Socket) bool {
+	r := n.rooms[name]
+	return r != nil && r.has(s)
 }
 
 func (n *Namespace) disconnected(s *Socket, reason string) {
@@ -191,7 +192,10 @@ func (n *Namespace) Len() int {
 func (n *Namespace) RoomLen(room string) int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return len(n.rooms[room])
+	if r := n.rooms[room]; r != nil {
+		return r.len()
+	}
+	return 0
 }
 
 // Emit sends an event to every socket of the namespace.
@@ -277,7 +281,7 @@ func (b *Broadcast) targets(out []*Socket) []*Socket {
 			if s.id == e {
 				return true
 			}
-			if _, in := n.rooms[e][s]; in {
+			if n.inRoomLocked(e, s) {
 				return true
 			}
 		}
@@ -293,18 +297,27 @@ func (b *Broadcast) targets(out []*Socket) []*Socket {
 		return out
 	}
 	if len(b.rooms) == 1 {
-		m := n.rooms[b.rooms[0]]
-		out = slices.Grow(out, len(m))
-		for s := range m {
-			if !excluded(s) {
-				out = append(out, s)
-			}
+		r := n.rooms[b.rooms[0]]
+		if r == nil {
+			return out
+		}
+		start := len(out)
+		out = r.appendTo(slices.Grow(out, r.len()))
+		if len(b.except) > 0 {
+			kept := slices.DeleteFunc(out[start:], excluded)
+			out = out[:start+len(kept)]
 		}
 		return out
 	}
 	seen := make(map[*Socket]struct{})
-	for _, r := range b.rooms {
-		for s := range n.rooms[r] {
+	var members []*Socket
+	for _, name := range b.rooms {
+		r := n.rooms[name]
+		if r == nil {
+			continue
+		}
+		members = r.appendTo(members[:0])
+		for _, s := range members {
 			if _, dup := seen[s]; dup || excluded(s) {
 				continue
 			}

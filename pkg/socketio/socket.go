@@ -151,14 +151,13 @@ func (s *Socket) Join(rooms ...string) {
 		if containsString(s.rooms, r) {
 			continue
 		}
-		m := n.rooms[r]
-		if m == nil {
-			m = make(map[*Socket]struct{})
-			n.rooms[r] = m
+		if name := n.joinLocked(r, s); name != "" {
+			if s.rooms == nil {
+				// A socket is usually in two rooms (its user's and a video's).
+				s.rooms = make([]string, 0, 2)
+			}
+			s.rooms = append(s.rooms, name)
 		}
-		r = n.internLocked(r, m)
-		s.rooms = append(s.rooms, r)
-		m[s] = struct{}{}
 	}
 	n.mu.Unlock()
 	s.mu.Unlock()
