@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -63,7 +62,7 @@ const (
 type Session struct {
 	id  string
 	srv *Server
-	hs  *handshakeInfo // what is kept of the request that opened the session
+	hs  handshakeInfo // what is kept of the request that opened the session
 
 	// data is the handler's per-session value.
 	data any
@@ -106,43 +105,6 @@ func (s *Session) ID() string { return s.id }
 // session: method, host, URL, remote address and the headers listed in
 // keptHeaders. The full request is not kept, to keep idle sessions small.
 func (s *Session) Request() *http.Request { return s.hs.request() }
-
-// keptHeaders are the request headers a session keeps.
-var keptHeaders = [...]string{"Origin", "User-Agent", "X-Forwarded-For", "X-Real-Ip", "Forwarded"}
-
-// handshakeInfo is what a session keeps of the request that opened it.
-type handshakeInfo struct {
-	remoteAddr, host, path, rawQuery string
-	headers                          [len(keptHeaders)]string
-}
-
-func newHandshake(r *http.Request) *handshakeInfo {
-	h := &handshakeInfo{remoteAddr: r.RemoteAddr, host: r.Host, path: r.URL.Path, rawQuery: r.URL.RawQuery}
-	for i, k := range keptHeaders {
-		h.headers[i] = r.Header.Get(k)
-	}
-	return h
-}
-
-func (h *handshakeInfo) request() *http.Request {
-	hdr := make(http.Header, len(keptHeaders))
-	for i, k := range keptHeaders {
-		if v := h.headers[i]; v != "" {
-			hdr[k] = []string{v}
-		}
-	}
-	return &http.Request{
-		Method:     http.MethodGet,
-		URL:        &url.URL{Path: h.path, RawQuery: h.rawQuery},
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     hdr,
-		Host:       h.host,
-		RemoteAddr: h.remoteAddr,
-		RequestURI: (&url.URL{Path: h.path, RawQuery: h.rawQuery}).RequestURI(),
-	}
-}
 
 // SetData attaches the handler's per-session value.
 func (s *Session) SetData(v any) { s.data = v }
