@@ -20,8 +20,14 @@ type client struct {
 	connectTimer *time.Timer
 	closed       bool
 
-	// Reassembly of a binary packet; touched only by the reading goroutine.
-	pending     *Packet
+	// A binary packet being reassembled; touched only by the reading
+	// goroutine. Behind a pointer: most clients never send one.
+	pending *binaryPacket
+}
+
+// binaryPacket is a binary packet waiting for its attachments.
+type binaryPacket struct {
+	p           Packet
 	attachments [][]byte
 }
 
@@ -67,11 +73,11 @@ func (c *client) onMessage(data []byte, binary bool) {
 			c.fail(errors.New("unexpected binary attachment"))
 			return
 		}
-		c.attachments = append(c.attachments, data)
-		if len(c.attachments) == c.pending.Attachments {
-			p, atts := *c.pending, c.attachments
-			c.pending, c.attachments = nil, nil
-			c.dispatch(p, atts)
+		bp := c.pending
+		bp.attachments = append(bp.attachments, data)
+		if len(bp.attachments) == bp.p.Attachments {
+			c.pending = nil
+			c.dispatch(bp.p, bp.attachments)
 		}
 		return
 	}
@@ -85,8 +91,7 @@ func (c *client) onMessage(data []byte, binary bool) {
 		return
 	}
 	if p.Attachments > 0 {
-		c.pending = &p
-		c.attachments = make([][]byte, 0, p.Attachments)
+		c.pending = &binaryPacket{p: p, attachments: make([][]byte, 0, p.Attachments)}
 		return
 	}
 	c.dispatch(p, nil)

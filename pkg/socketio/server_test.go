@@ -271,3 +271,45 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// A binary event is handled once all its attachments arrived, in order; a
+// binary frame nobody announced closes the connection.
+func TestBinaryEventReassembly(t *testing.T) {
+	srv, ts := newServer(t)
+	got := make(chan *Event, 1)
+	srv.Of("/").On("upload", func(s *Socket, ev *Event) {
+		got <- ev
+		_ = ev.Ack("stored")
+	})
+	c := dial(t, ts)
+	c.connect("")
+	c.send(`452-7["upload",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)
+	for _, b := range []string{"first", "second"} {
+		if err := wsutil.WriteClientBinary(c.conn, []byte(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := <-got
+	if len(ev.Attachments) != 2 || string(ev.Attachments[0]) != "first" || string(ev.Attachments[1]) != "second" {
+		t.Fatalf("attachments %q", ev.Attachments)
+	}
+	if reply := c.read(); reply != `437["stored"]` {
+		t.Fatalf("ack %q", reply)
+	}
+
+	stray := dial(t, ts)
+	stray.connect("")
+	if err := wsutil.WriteClientBinary(stray.conn, []byte("nobody asked")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, _, err := wsutil.ReadServerData(stray.conn)
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the connection is still open after a stray binary frame")
+		}
+		break // closed by the server
+	}
+}
