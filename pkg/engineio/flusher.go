@@ -111,8 +111,6 @@ func (s *Session) flushNow(w *rawWriter) {
 		s.srv.stats.Errors.Add(1)
 		s.closeFDLocked()
 		done = s.closeLocked(ReasonTransportError, nil)
-		s.queue = nil
-		s.queuedBytes, s.head = 0, 0
 		return
 	}
 	sent := k
@@ -147,8 +145,6 @@ func (s *Session) flushNow(w *rawWriter) {
 		s.writing = false
 		s.closeFDLocked()
 		done = s.closeLocked(ReasonTransportError, nil)
-		s.queue = nil
-		s.queuedBytes, s.head = 0, 0
 	}
 }
 
@@ -175,8 +171,6 @@ func (s *Session) writeTimedOut() {
 	s.srv.stats.Errors.Add(1)
 	s.closeFDLocked()
 	done := s.closeLocked(ReasonTransportError, nil)
-	s.queue = nil
-	s.queuedBytes, s.head = 0, 0
 	s.mu.Unlock()
 	if done != nil {
 		go done() // the write waiter must not wait for the handler
@@ -185,12 +179,15 @@ func (s *Session) writeTimedOut() {
 
 // closeFDLocked takes s's descriptor out of the pollers' and the write
 // waiter's epoll sets and closes it (as soon as no system call on it runs).
+// What is still queued can no longer be written and is dropped.
 func (s *Session) closeFDLocked() {
 	f := s.fd
 	if f == nil {
 		return
 	}
 	s.fd = nil
+	s.queue = nil
+	s.queuedBytes, s.head = 0, 0
 	if s.reader != nil {
 		s.reader.detach()
 	}
