@@ -363,7 +363,9 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 		if s.fd != nil {
 			// The flusher writes the queue, then the close frame, then
 			// closes the descriptor (flushNow).
-			s.queue = append(s.queue, rawFrame(s.closeFrame))
+			m := rawFrame(s.closeFrame)
+			s.queue = append(s.queue, m)
+			s.queuedBytes += m.pollingLen() // as flushNow counts it out
 			if !s.writing {
 				s.scheduleLocked()
 			}
