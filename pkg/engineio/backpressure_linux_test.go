@@ -5,7 +5,6 @@ package engineio
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -49,16 +48,33 @@ func dialTight(t *testing.T, base string, opened <-chan *Session) (net.Conn, *Se
 		conn = &bufferedConn{Conn: conn, r: io.MultiReader(br, conn)}
 	}
 	s := <-opened
-	s.mu.Lock()
-	tcp := s.conn.(*net.TCPConn)
-	s.mu.Unlock()
-	if err := tcp.SetWriteBuffer(4096); err != nil {
-		t.Fatal(err)
-	}
+	setSendBuffer(t, s, 4096)
 	if got := readText(t, conn); got[0] != byte(PacketOpen) {
 		t.Fatalf("first packet %q", got)
 	}
 	return conn, s
+}
+
+// sessionFD returns the descriptor the session took from Go.
+func sessionFD(t *testing.T, s *Session) *sockFD {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd == nil {
+		t.Fatal("the session holds no descriptor of its own")
+	}
+	return s.fd
+}
+
+// setSendBuffer sets the session's socket send buffer.
+func setSendBuffer(t *testing.T, s *Session, size int) {
+	t.Helper()
+	err := sessionFD(t, s).control(func(fd int) error {
+		return syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, size)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func queuedBytes(s *Session) int {
@@ -77,12 +93,13 @@ func TestStuckClientQueueIsBounded(t *testing.T) {
 	opened := make(chan *Session, 1)
 	srv, ts := newTestServer(t, cfg, &openSpy{recorder: rec, opened: opened})
 	client, s := dialTight(t, ts.URL, opened)
+	fd := sessionFD(t, s)
 
 	payload := bytes.Repeat([]byte("v"), 1000)
 	volatileMsg := &Message{Type: PacketMessage, Data: payload, Volatile: true}
 	// Fill the kernel's buffers: once the kernel takes no more, the
-	// session's flush goroutine holds what is left, blocked, and the queue
-	// only grows with what is sent.
+	// session waits for its descriptor to be writable, and the queue only
+	// grows with what is sent.
 	for i := 0; ; i++ {
 		if i > 100_000 {
 			t.Fatal("the kernel never filled up")
@@ -147,12 +164,10 @@ func TestStuckClientQueueIsBounded(t *testing.T) {
 		t.Fatalf("slow consumers %d", n)
 	}
 	// The connection is cut at once, not after WriteTimeout (a minute
-	// here): a writer blocked on a client that never reads must not keep
+	// here): a session waiting on a client that never reads must not keep
 	// its socket and buffers that long. The client still does not read.
-	s.mu.Lock()
-	tcp := s.conn.(*net.TCPConn)
-	s.mu.Unlock()
-	waitFor(t, func() bool { return errors.Is(tcp.SetReadDeadline(time.Time{}), net.ErrClosed) })
+	// (Released at once, unless the poller happens to be in a read.)
+	waitFor(t, fd.released)
 	_ = client
 }
 
@@ -255,8 +270,8 @@ func TestPartialWritesKeepFramesWhole(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			// The kernel cannot hold it all: the flush goroutine continues
-			// what the non-blocking writes left.
+			// The kernel cannot hold it all: the session waits for
+			// writability, then its flusher continues where it stopped.
 			waitFor(t, func() bool {
 				s.mu.Lock()
 				defer s.mu.Unlock()

@@ -22,8 +22,14 @@ import (
 //
 // A write the kernel does not take in full (socket buffer full, EAGAIN or
 // a short write) leaves the rest queued, with the offset into a partly
-// written frame, for the session's own flush goroutine, which may block
-// (bounded by WriteTimeout) without holding up the other sessions.
+// written frame, and hands the session to the server's write waiter
+// (writewait_linux.go), which gives it back to its flusher once the
+// descriptor is writable, or closes it after WriteTimeout: a client that
+// reads slowly holds no goroutine and holds up no other session.
+//
+// Connections that are not descriptors of our own (net.Pipe, TLS, other
+// systems) are written by a flush goroutine per session instead
+// (Session.flushWebSocket), which may block, bounded by WriteTimeout.
 type flusher struct {
 	mu      sync.Mutex
 	pending []*Session
@@ -82,18 +88,36 @@ func (f *flusher) run() {
 const maxSpareFlush = 1 << 16
 
 // flushNow writes what s has queued, as far as the kernel takes it without
-// blocking, and hands any rest to a flush goroutine.
+// blocking, and hands the session to the write waiter when the kernel takes
+// no more. The queue of a closing session ends with its close frame: once
+// that is out, the descriptor is closed.
 func (s *Session) flushNow(w *rawWriter) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var done func()
+	defer func() {
+		s.mu.Unlock()
+		if done != nil {
+			// OnClose may block; the other sessions of the flusher must
+			// not wait for it.
+			go done()
+		}
+	}()
 	s.scheduled = false
-	if s.closed || s.writing || s.conn == nil || s.transport != transportWebSocket || len(s.queue) == 0 {
-		// A closing session's queue and close frame are written by the
-		// flush goroutine that closeLocked started.
+	if s.writing || s.fd == nil || len(s.queue) == 0 {
 		return
 	}
-	k, off := s.writeNow(w, s.queue, s.head)
-	s.srv.stats.PacketsOut.Add(int64(k))
+	k, off, err := s.writeNow(w, s.queue, s.head)
+	if err != nil {
+		s.srv.stats.Errors.Add(1)
+		s.closeFDLocked()
+		done = s.closeLocked(ReasonTransportError, nil)
+		return
+	}
+	sent := k
+	if s.closed && k == len(s.queue) {
+		sent-- // the close frame is no packet
+	}
+	s.srv.stats.PacketsOut.Add(int64(sent))
 	for i := range k {
 		s.queuedBytes -= s.queue[i].pollingLen()
 		s.queue[i] = nil
@@ -106,9 +130,67 @@ func (s *Session) flushNow(w *rawWriter) {
 			s.queue = nil
 		}
 		s.queuedBytes = 0
+		if s.closed {
+			s.closeFDLocked()
+		}
 		return
 	}
 	s.queue = s.queue[k:]
+	timeout := s.srv.cfg.WriteTimeout
+	if s.closed && len(s.queue) == 1 {
+		timeout = closeFrameTimeout // as a flush goroutine bounds the close frame
+	}
 	s.writing = true
-	go s.flushWebSocket(s.conn)
+	if !s.srv.ww.wait(s, s.fd, timeout) {
+		s.writing = false
+		s.closeFDLocked()
+		done = s.closeLocked(ReasonTransportError, nil)
+	}
+}
+
+// writable is called by the write waiter when s's descriptor can take more:
+// its flusher continues.
+func (s *Session) writable() {
+	s.mu.Lock()
+	if s.writing && s.fd != nil {
+		s.writing = false
+		s.scheduleLocked()
+	}
+	s.mu.Unlock()
+}
+
+// writeTimedOut is called by the write waiter when s's peer has not let us
+// write for WriteTimeout: the session closes as after a failed write.
+func (s *Session) writeTimedOut() {
+	s.mu.Lock()
+	if !s.writing || s.fd == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.writing = false
+	s.srv.stats.Errors.Add(1)
+	s.closeFDLocked()
+	done := s.closeLocked(ReasonTransportError, nil)
+	s.mu.Unlock()
+	if done != nil {
+		go done() // the write waiter must not wait for the handler
+	}
+}
+
+// closeFDLocked takes s's descriptor out of the pollers' and the write
+// waiter's epoll sets and closes it (as soon as no system call on it runs).
+// What is still queued can no longer be written and is dropped.
+func (s *Session) closeFDLocked() {
+	f := s.fd
+	if f == nil {
+		return
+	}
+	s.fd = nil
+	s.queue = nil
+	s.queuedBytes, s.head = 0, 0
+	if s.reader != nil {
+		s.reader.detach()
+	}
+	s.srv.ww.remove(s, f)
+	_ = f.Close()
 }

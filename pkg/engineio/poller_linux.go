@@ -4,12 +4,10 @@ package engineio
 
 import (
 	"encoding/binary"
-	"errors"
 	"io"
 	"net"
 	"runtime"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,16 +15,11 @@ import (
 // A poller watches WebSocket connections with its own epoll instance and
 // reads those that become readable.
 //
-// Go's netpoller keeps watching the same descriptors; that is harmless: a
-// descriptor may be in several epoll sets, and nothing parks on it in Go's
-// (no goroutine calls conn.Read), so Go's readiness events are ignored.
-// Reads go through syscall.RawConn.Read with a function that always returns
-// true, so they never park either: they do one non-blocking read(2) while
-// holding the descriptor's reference, which makes a concurrent conn.Close
-// (by the writer) safe: the number cannot be closed and reused by another
-// connection during the read. Duplicating descriptors instead would double
-// the descriptors per connection, and a process here may hold fewer than
-// 20,000.
+// The connections are descriptors taken from Go (sockFD): Go's netpoller
+// does not watch them, and its per-connection state is freed. Each read is
+// one non-blocking read(2) holding a reference on the descriptor, which
+// makes a concurrent close (by the writer) safe: the number cannot be
+// closed and reused by another connection during the read.
 //
 // Registrations are level-triggered with EPOLLONESHOT: one event disarms
 // the descriptor, so the connection belongs to one goroutine at a time (the
@@ -43,16 +36,13 @@ type poller struct {
 	conns  map[uint64]*wsConn
 	nextID uint64
 
-	buf    []byte // shared by every connection of the poller
-	n      int
-	rerr   error
-	readFn func(fd uintptr) bool
+	buf []byte // shared by every connection of the poller
 
 	done chan struct{}
 }
 
 type pollConn struct {
-	rc   syscall.RawConn
+	fd   *sockFD
 	id   uint64
 	dead bool // removed: never registered again
 }
@@ -62,8 +52,6 @@ const (
 	pollEvents      = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 	wakeID          = 0
 )
-
-var errPollerClosed = errors.New("engineio: server closed")
 
 func newPoller() (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -90,10 +78,6 @@ func newPoller() (*poller, error) {
 		buf:    make([]byte, pollBufferBytes),
 		done:   make(chan struct{}),
 	}
-	p.readFn = func(fd uintptr) bool {
-		p.n, p.rerr = unix.Read(int(fd), p.buf)
-		return true
-	}
 	go p.loop()
 	return p, nil
 }
@@ -113,45 +97,76 @@ func pollerCount() int {
 	return max(1, min(4, runtime.GOMAXPROCS(0)/2))
 }
 
-// pollerFor returns the poller that will watch conn, starting the server's
-// pollers on first use, or nil when conn must be read by a goroutine.
-func (srv *Server) pollerFor(conn net.Conn) *poller {
-	if _, ok := conn.(syscall.Conn); !ok {
-		return nil
-	}
+// polling reports whether the server's pollers and write waiter run,
+// starting them on first use. When they do not, WebSocket connections stay
+// net.Conns, read and written by goroutines.
+func (srv *Server) polling() bool {
 	srv.pollMu.Lock()
 	defer srv.pollMu.Unlock()
+	return srv.startPollersLocked()
+}
+
+func (srv *Server) startPollersLocked() bool {
 	if srv.pollClosed {
-		return nil
+		return false
 	}
-	if srv.pollers == nil {
+	if srv.pollers != nil {
+		return true
+	}
+	ww, err := newWriteWaiter()
+	if err == nil {
 		for range pollerCount() {
-			p, err := newPoller()
-			if err != nil {
-				srv.cfg.Logger.Error("engineio: epoll unavailable, reading with goroutines", "err", err)
+			p, perr := newPoller()
+			if perr != nil {
+				err = perr
 				break
 			}
 			srv.pollers = append(srv.pollers, p)
 		}
+	}
+	if err != nil {
+		srv.cfg.Logger.Error("engineio: epoll unavailable, using goroutines", "err", err)
 		if len(srv.pollers) == 0 {
 			srv.pollClosed = true // do not try again
-			return nil
+			if ww != nil {
+				ww.stop()
+			}
+			return false
 		}
+	}
+	// Written once, before any session has a descriptor to wait for;
+	// sessions read it after taking their lock, which orders the two.
+	srv.ww = ww
+	return true
+}
+
+// pollerFor returns the poller that will watch a descriptor, or nil when
+// the pollers are stopped.
+func (srv *Server) pollerFor() *poller {
+	srv.pollMu.Lock()
+	defer srv.pollMu.Unlock()
+	if !srv.startPollersLocked() {
+		return nil
 	}
 	srv.pollNext++
 	return srv.pollers[srv.pollNext%uint32(len(srv.pollers))]
 }
 
-// stopPollers ends the pollers; connections still registered are no longer
-// read (their sessions end with their heartbeat).
+// stopPollers ends the pollers and the write waiter; connections still
+// registered are no longer read (their sessions end with their heartbeat),
+// and those waiting to be written are closed.
 func (srv *Server) stopPollers() {
 	srv.pollMu.Lock()
 	ps := srv.pollers
+	ww := srv.ww
 	srv.pollers = nil
 	srv.pollClosed = true
 	srv.pollMu.Unlock()
 	for _, p := range ps {
 		p.stop()
+	}
+	if ww != nil {
+		ww.stop()
 	}
 }
 
@@ -172,14 +187,6 @@ func (p *poller) stop() {
 
 // add registers c, armed.
 func (p *poller) add(c *wsConn) error {
-	sc, ok := c.conn.(syscall.Conn)
-	if !ok {
-		return errPollerClosed
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c.pc.dead {
@@ -192,17 +199,11 @@ func (p *poller) add(c *wsConn) error {
 	}
 	id := p.nextID
 	p.nextID++
-	c.pc.rc, c.pc.id = rc, id
+	c.pc.id = id
 	ev := unix.EpollEvent{Events: pollEvents}
 	setEventID(&ev, id)
-	var cerr error
-	if err := rc.Control(func(fd uintptr) {
-		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
-	}); err != nil {
+	if err := c.pc.fd.epollCtl(p.epfd, unix.EPOLL_CTL_ADD, &ev); err != nil {
 		return err
-	}
-	if cerr != nil {
-		return cerr
 	}
 	p.conns[id] = c
 	return nil
@@ -217,11 +218,8 @@ func (p *poller) arm(c *wsConn) {
 	}
 	ev := unix.EpollEvent{Events: pollEvents}
 	setEventID(&ev, c.pc.id)
-	_ = c.pc.rc.Control(func(fd uintptr) {
-		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(fd), &ev)
-	})
-	// If the descriptor is already closed, the kernel dropped it from the
-	// set; whoever closed it removes c.
+	// A descriptor being closed is refused; whoever closes it removes c.
+	_ = c.pc.fd.epollCtl(p.epfd, unix.EPOLL_CTL_MOD, &ev)
 }
 
 // remove unregisters c for good.
@@ -229,13 +227,11 @@ func (p *poller) remove(c *wsConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c.pc.dead = true
-	if c.pc.rc == nil || p.conns[c.pc.id] != c {
+	if c.pc.fd == nil || p.conns[c.pc.id] != c {
 		return
 	}
 	delete(p.conns, c.pc.id)
-	_ = c.pc.rc.Control(func(fd uintptr) {
-		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
-	})
+	_ = c.pc.fd.epollCtl(p.epfd, unix.EPOLL_CTL_DEL, nil)
 }
 
 func (p *poller) loop() {
@@ -276,12 +272,8 @@ func (p *poller) loop() {
 
 // service reads what c has, parses it and hands any result to a goroutine.
 func (p *poller) service(c *wsConn) {
-	p.n, p.rerr = 0, nil
-	err := c.pc.rc.Read(p.readFn)
-	if err == nil {
-		err = p.rerr
-	}
-	switch n := p.n; {
+	n, err := c.pc.fd.Read(p.buf)
+	switch {
 	case n > 0:
 		c.events, c.err = c.fp.feed(c.events, p.buf[:n])
 	case err == unix.EAGAIN || err == unix.EINTR:

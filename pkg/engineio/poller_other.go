@@ -2,15 +2,15 @@
 
 package engineio
 
-import "net"
-
 // Without epoll, each WebSocket connection is read by a goroutine of its
 // own (wsConn.readLoop).
 type poller struct{}
 
-type pollConn struct{}
+type pollConn struct{ fd *sockFD }
 
-func (srv *Server) pollerFor(net.Conn) *poller { return nil }
+func (srv *Server) polling() bool { return false }
+
+func (srv *Server) pollerFor() *poller { return nil }
 
 func (srv *Server) stopPollers() {}
 

@@ -30,6 +30,9 @@ type Server struct {
 	pollers    []*poller
 	pollNext   uint32
 	pollClosed bool
+	// ww watches descriptors that the kernel takes no more writes on; set
+	// once, with the pollers.
+	ww *writeWaiter
 
 	flushers  []*flusher
 	flushNext atomic.Uint32

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -36,6 +35,10 @@ var (
 // lingerTimeout bounds how long a closed polling session waits for the GET
 // that collects its last packet.
 const lingerTimeout = time.Second
+
+// closeFrameTimeout bounds how long a closing WebSocket session waits to
+// write its close frame once its queue is out.
+const closeFrameTimeout = time.Second
 
 // Close reasons reported to Handler.OnClose.
 const (
@@ -74,21 +77,21 @@ type Session struct {
 	closed       bool
 	transport    transportKind
 	queue        []*Message
-	queuedBytes  int             // of queue and of the batch a flush goroutine is writing
-	pollWaiting  bool            // a GET is parked waiting for packets
-	releasePoll  bool            // answer the parked GET with a noop (upgrade in progress)
-	pollWake     chan struct{}   // cap 1; signalled when a parked GET should look again
-	conn         net.Conn        // WebSocket connection once on that transport
-	reader       *wsConn         // read side of conn
-	probing      bool            // a WebSocket upgrade is in progress
-	probeConn    net.Conn        // WebSocket being probed during an upgrade
-	writing      bool            // a flush goroutine owns conn for writing
-	rc           syscall.RawConn // conn's descriptor for non-blocking writes; nil: flush goroutine only
-	fl           *flusher        // writes the queue while the kernel takes it
-	scheduled    bool            // in fl's pending list
-	head         int             // bytes of queue[0]'s frame already written
-	closeFrame   []byte          // WebSocket close frame to send after the queue
-	hbDue        int64           // wheel tick when the heartbeat is next handled (heartbeat.go)
+	queuedBytes  int           // of queue and of the batch a flush goroutine is writing
+	pollWaiting  bool          // a GET is parked waiting for packets
+	releasePoll  bool          // answer the parked GET with a noop (upgrade in progress)
+	pollWake     chan struct{} // cap 1; signalled when a parked GET should look again
+	conn         net.Conn      // WebSocket connection, when not taken from Go (fd)
+	fd           *sockFD       // WebSocket descriptor taken from Go (sockfd_linux.go); nil once closed
+	reader       *wsConn       // read side of conn or fd
+	probing      bool          // a WebSocket upgrade is in progress
+	probeConn    net.Conn      // WebSocket being probed during an upgrade
+	writing      bool          // conn: a flush goroutine owns it; fd: it waits for writability
+	fl           *flusher      // writes fd's queue while the kernel takes it
+	scheduled    bool          // in fl's pending list
+	head         int           // bytes of queue[0]'s frame already written
+	closeFrame   []byte        // WebSocket close frame to send after the queue
+	hbDue        int64         // wheel tick when the heartbeat is next handled (heartbeat.go)
 	awaitingPong bool
 	pongDeadline int64       // wheel time when an unanswered ping times out (or will)
 	linger       *time.Timer // keeps a closed polling session findable for its last GET
@@ -123,8 +126,9 @@ func (s *Session) Transport() string {
 }
 
 // Send queues m for the peer. It never blocks on the network: on
-// WebSocket the queue is written by a flusher (see flusher.go) or, when the
-// kernel takes no more, by the session's own flush goroutine.
+// WebSocket the queue is written by a flusher (see flusher.go) or, for a
+// connection without a descriptor of our own, by the session's own flush
+// goroutine.
 func (s *Session) Send(m *Message) error {
 	one := [1]*Message{m}
 	return s.SendBatch(one[:]...)
@@ -170,6 +174,12 @@ func (s *Session) sendLocked(ms []*Message) (func(), error) {
 			// WriteTimeout, so the socket and its buffers go at once.
 			_ = s.conn.SetWriteDeadline(time.Now())
 		}
+		if s.writing && s.fd != nil {
+			// Likewise for a descriptor waiting to be writable: close it
+			// now, without the close frame it could not take either.
+			s.writing = false
+			s.closeFDLocked()
+		}
 		return s.closeLocked(ReasonSlowConsumer, nil), ErrSlowConsumer
 	}
 	s.kickLocked()
@@ -191,9 +201,9 @@ func volatile(ms []*Message) bool {
 // non-blocking writes on the connection's descriptor, coalesced into one
 // vectored write when there are several (unless NoWriteCoalescing). It
 // returns how many messages went out whole and how many bytes of the next
-// one. It stops at the first short write or error; the flush goroutine
-// then takes over and reports any error as it would its own.
-func (s *Session) writeNow(w *rawWriter, ms []*Message, off int) (int, int) {
+// one, and the error that stopped it, if any (a full socket buffer is no
+// error). It stops at the first short write or error.
+func (s *Session) writeNow(w *rawWriter, ms []*Message, off int) (int, int, error) {
 	k := 0
 	for k < len(ms) {
 		var (
@@ -203,7 +213,7 @@ func (s *Session) writeNow(w *rawWriter, ms []*Message, off int) (int, int) {
 		if s.srv.cfg.NoWriteCoalescing || len(ms)-k == 1 {
 			f := ms[k].wsFrame()[off:]
 			want = len(f)
-			n, err = w.Write(s.rc, f)
+			n, err = w.Write(s.fd, f)
 		} else {
 			for i, m := range ms[k:min(len(ms), k+maxIovecs)] {
 				f := m.wsFrame()
@@ -213,7 +223,7 @@ func (s *Session) writeNow(w *rawWriter, ms []*Message, off int) (int, int) {
 				w.iov = append(w.iov, f)
 				want += len(f)
 			}
-			n, err = w.Writev(s.rc)
+			n, err = w.Writev(s.fd)
 		}
 		for rest := n; rest > 0; {
 			f := len(ms[k].wsFrame()) - off
@@ -225,11 +235,14 @@ func (s *Session) writeNow(w *rawWriter, ms []*Message, off int) (int, int) {
 			off = 0
 			k++
 		}
+		if err != nil && !isWouldBlock(err) {
+			return k, off, err
+		}
 		if err != nil || n < want {
 			break
 		}
 	}
-	return k, off
+	return k, off, nil
 }
 
 // kickLocked makes the current transport pick up the queue.
@@ -238,18 +251,26 @@ func (s *Session) kickLocked() {
 		s.wakePoll()
 		return
 	}
-	if s.writing || s.conn == nil || len(s.queue) == 0 {
+	if s.writing || len(s.queue) == 0 {
 		return
 	}
-	if s.rc != nil {
-		if !s.scheduled {
-			s.scheduled = true
-			s.fl.add(s)
-		}
+	if s.fd != nil {
+		s.scheduleLocked()
+		return
+	}
+	if s.conn == nil {
 		return
 	}
 	s.writing = true
 	go s.flushWebSocket(s.conn)
+}
+
+// scheduleLocked puts s in its flusher's pending list, once.
+func (s *Session) scheduleLocked() {
+	if !s.scheduled {
+		s.scheduled = true
+		s.fl.add(s)
+	}
 }
 
 func (s *Session) wakePoll() {
@@ -294,14 +315,23 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 		_ = s.probeConn.Close()
 		s.probeConn = nil
 	}
-	if s.transport == transportWebSocket && s.conn != nil {
+	if s.transport == transportWebSocket && (s.conn != nil || s.fd != nil) {
 		if s.closeFrame == nil {
 			s.closeFrame = ws.CompiledCloseNormalClosure
 			if reason == ReasonShutdown {
 				s.closeFrame = ws.CompiledCloseGoingAway
 			}
 		}
-		if !s.writing {
+		if s.fd != nil {
+			// The flusher writes the queue, then the close frame, then
+			// closes the descriptor (flushNow).
+			m := rawFrame(s.closeFrame)
+			s.queue = append(s.queue, m)
+			s.queuedBytes += m.pollingLen() // as flushNow counts it out
+			if !s.writing {
+				s.scheduleLocked()
+			}
+		} else if !s.writing {
 			s.writing = true
 			go s.flushWebSocket(s.conn)
 		}
@@ -397,7 +427,7 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 			s.writing = false
 			s.mu.Unlock()
 			if closing {
-				_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+				_ = conn.SetWriteDeadline(time.Now().Add(closeFrameTimeout))
 				_, _ = conn.Write(frame)
 				closeConn(conn, reader)
 			}

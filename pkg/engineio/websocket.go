@@ -119,10 +119,27 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	s.conn, s.rc = conn, rawConnOf(conn)
+	fd := srv.attachLocked(s, conn)
 	s.mu.Unlock()
 	srv.begin(s)
-	srv.startReading(s, conn, buffered(br))
+	srv.startReading(s, conn, fd, buffered(br))
+}
+
+// attachLocked makes conn the session's WebSocket connection. On Linux a
+// socket's descriptor is taken from Go (sockFD) when the pollers run, and
+// conn is closed; the descriptor is returned. Otherwise conn stays and nil
+// is returned.
+func (srv *Server) attachLocked(s *Session, conn net.Conn) *sockFD {
+	var fd *sockFD
+	if srv.polling() {
+		fd = adoptConn(conn)
+	}
+	if fd != nil {
+		s.fd = fd
+	} else {
+		s.conn = conn
+	}
+	return fd
 }
 
 // buffered returns a copy of the bytes waiting in br, or nil.
@@ -248,7 +265,8 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 		return
 	}
 	s.transport = transportWebSocket
-	s.conn, s.rc = conn, rawConnOf(conn)
+	_ = conn.SetReadDeadline(time.Time{})
+	fd := srv.attachLocked(s, conn)
 	s.probeConn = nil
 	s.probing = false
 	s.wakePoll() // a GET still parked learns that polling is over (400)
@@ -257,8 +275,7 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 	}
 	s.mu.Unlock()
 	srv.stats.Upgrades.Add(1)
-	_ = conn.SetReadDeadline(time.Time{})
-	srv.startReading(s, conn, buffered(br))
+	srv.startReading(s, conn, fd, buffered(br))
 }
 
 func (srv *Server) closeOnReadError(s *Session, err error) {

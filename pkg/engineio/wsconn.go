@@ -3,6 +3,7 @@ package engineio
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net"
 
 	"github.com/gobwas/ws"
@@ -19,6 +20,10 @@ import (
 // other connections of its poller. While that goroutine runs, the
 // connection is not read at all: a client that sends faster than its
 // handler keeps up is slowed down by TCP, as with a blocking reader.
+
+// errPollerClosed fails a connection that arrives once the pollers are
+// stopped.
+var errPollerClosed = errors.New("engineio: server closed")
 
 // wsEvent is one thing read from a client: a complete data message (text or
 // binary) or a ping to answer. data is owned by the event.
@@ -235,8 +240,8 @@ func (p *frameParser) frame(dst []wsEvent, h ws.Header, payload []byte, owned bo
 type wsConn struct {
 	srv  *Server
 	s    *Session
-	conn net.Conn
-	p    *poller // nil when read by its own goroutine (readLoop)
+	conn net.Conn // read by readLoop; nil when the poller reads pc.fd
+	p    *poller  // nil when read by its own goroutine (readLoop)
 	pc   pollConn
 
 	fp frameParser
@@ -246,12 +251,18 @@ type wsConn struct {
 	err    error
 }
 
-// startReading attaches the read side to a session now on WebSocket.
-// initial holds bytes the client sent along with the last request or frame
-// read before (it may be nil); it is parsed first.
-func (srv *Server) startReading(s *Session, conn net.Conn, initial []byte) {
-	c := &wsConn{srv: srv, s: s, conn: conn, fp: frameParser{max: int64(srv.cfg.MaxPayload)}}
-	c.p = srv.pollerFor(conn)
+// startReading attaches the read side to a session now on WebSocket: a
+// poller reads fd when it is not nil, a goroutine of its own reads conn
+// otherwise. initial holds bytes the client sent along with the last
+// request or frame read before (it may be nil); it is parsed first.
+func (srv *Server) startReading(s *Session, conn net.Conn, fd *sockFD, initial []byte) {
+	c := &wsConn{srv: srv, s: s, fp: frameParser{max: int64(srv.cfg.MaxPayload)}}
+	if fd != nil {
+		c.pc.fd = fd
+		c.p = srv.pollerFor()
+	} else {
+		c.conn = conn
+	}
 	s.mu.Lock()
 	s.reader = c
 	s.mu.Unlock()
@@ -262,6 +273,10 @@ func (srv *Server) startReading(s *Session, conn net.Conn, initial []byte) {
 		}
 	}
 	if c.p == nil {
+		if fd != nil {
+			c.fail(errPollerClosed) // shutting down
+			return
+		}
 		go c.readLoop()
 		return
 	}
