@@ -199,7 +199,13 @@ func TestAsyncAPIChannels(t *testing.T) {
 		byTopic[DomainEventTopic(e)] = append(byTopic[DomainEventTopic(e)], e)
 	}
 	byTopic[TopicPlatformEvents] = PlatformEventTypes()
-	byTopic[TopicFanout] = []string{"fanout"}
+	// The Redis Streams: the shared one, and every edge's own, whose
+	// channel address is the template that EdgeFanoutTopic fills in.
+	edgeStreams := EdgeFanoutTopic("{edgeId}")
+	streams := map[string]bool{TopicFanout: true, edgeStreams: true}
+	for s := range streams {
+		byTopic[s] = []string{"fanout"}
+	}
 	seen := map[string]bool{}
 	for key, c := range doc["channels"].(map[string]any) {
 		ch := c.(map[string]any)
@@ -216,10 +222,21 @@ func TestAsyncAPIChannels(t *testing.T) {
 		if got := channelMessages(t, doc, ch); !slices.Equal(got, sorted(want)) {
 			t.Errorf("topic %s messages %v, want %v", addr, got, sorted(want))
 		}
-		if addr != TopicFanout {
-			if k, _ := ch["x-partition-key"].(string); k == "" {
-				t.Errorf("Kafka topic %s has no x-partition-key", addr)
+		if streams[addr] {
+			if got := serverRefs(ch); !slices.Equal(got, []string{"#/servers/redis"}) {
+				t.Errorf("Redis Stream %s on servers %v", addr, got)
 			}
+		} else if k, _ := ch["x-partition-key"].(string); k == "" {
+			t.Errorf("Kafka topic %s has no x-partition-key", addr)
+		}
+		params, _ := ch["parameters"].(map[string]any)
+		for _, p := range addressParams(addr) {
+			if _, ok := params[p]; !ok {
+				t.Errorf("channel %s: address parameter {%s} is not declared", key, p)
+			}
+		}
+		if len(params) != len(addressParams(addr)) {
+			t.Errorf("channel %s: parameters %v, address %s", key, params, addr)
 		}
 	}
 	for topic := range byTopic {
@@ -227,6 +244,35 @@ func TestAsyncAPIChannels(t *testing.T) {
 			t.Errorf("topic %s has no channel", topic)
 		}
 	}
+}
+
+// addressParams returns the names of the {parameters} of a channel address.
+func addressParams(addr string) []string {
+	var out []string
+	for {
+		_, rest, ok := strings.Cut(addr, "{")
+		if !ok {
+			return out
+		}
+		name, after, ok := strings.Cut(rest, "}")
+		if !ok {
+			return out
+		}
+		out = append(out, name)
+		addr = after
+	}
+}
+
+func serverRefs(ch map[string]any) []string {
+	var out []string
+	servers, _ := ch["servers"].([]any)
+	for _, s := range servers {
+		if m, ok := s.(map[string]any); ok {
+			ref, _ := m["$ref"].(string)
+			out = append(out, ref)
+		}
+	}
+	return out
 }
 
 // Every operation points at an existing channel and at messages of that

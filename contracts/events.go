@@ -66,7 +66,28 @@ const (
 	TopicUser           = "realtime.user"     // Kafka, key userId
 	TopicPlatformEvents = "platform.events"   // Kafka, key videoId or userId
 	TopicFanout         = "realtime.fanout"   // Redis Stream, read by every edge
+	// TopicEdgeFanoutPrefix starts the name of each edge's own Redis
+	// Stream (EdgeFanoutTopic), read by that edge only.
+	TopicEdgeFanoutPrefix = TopicFanout + ".edge."
 )
+
+// EdgeFanoutTopic returns the Redis Stream of edge edgeID: fan-out
+// messages for one of its sockets, which no other edge could deliver. An
+// edge reads it besides TopicFanout, so those messages are decoded by one
+// edge instead of all of them.
+func EdgeFanoutTopic(edgeID string) string { return TopicEdgeFanoutPrefix + edgeID }
+
+// FanoutTopic returns the stream a fan-out message to t goes to: the
+// stream of the socket's edge for a socket target that names it, the
+// shared TopicFanout for everything else (rooms, users and all span edges;
+// a socket target without an edge comes from a producer that predates
+// Target.EdgeID, and every edge still reads the shared stream).
+func FanoutTopic(t Target) string {
+	if t.Kind == TargetSocket && t.EdgeID != "" {
+		return EdgeFanoutTopic(t.EdgeID)
+	}
+	return TopicFanout
+}
 
 // Fan-out target kinds (field target.kind of a fan-out message).
 const (

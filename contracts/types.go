@@ -90,6 +90,9 @@ type Target struct {
 	Room     string `json:"room,omitempty"`
 	UserID   string `json:"userId,omitempty"`
 	SocketID string `json:"socketId,omitempty"`
+	// EdgeID is the edge that holds SocketID (kind socket only): the
+	// message then goes to that edge's stream alone (FanoutTopic).
+	EdgeID string `json:"edgeId,omitempty"`
 }
 
 // Except leaves recipients out of a fan-out message.

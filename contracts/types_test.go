@@ -37,6 +37,7 @@ func TestTypesMatchSchemas(t *testing.T) {
 		{"fanout/message", FanoutMessage{ID: "f1", Target: Target{Kind: "room", Room: "video:1"}, Event: "video:viewers", Data: data(CountPayload{VideoID: "1", Count: 0}), Volatile: true}},
 		{"fanout/message", FanoutMessage{ID: "f2", Target: Target{Kind: "user", UserID: "u"}, Except: &Except{SocketID: "s"}, Event: "video:sync", Data: data(VideoSyncPayload{VideoID: "1", Timestamp: 4.5})}},
 		{"fanout/message", FanoutMessage{ID: "f3", Target: Target{Kind: "socket", SocketID: "s"}, Event: "error", Data: data(ErrorPayload{Message: "Rate limit exceeded", Event: "chat:message"})}},
+		{"fanout/message", FanoutMessage{ID: "f4", Target: Target{Kind: "socket", SocketID: "s", EdgeID: "edge-1"}, Event: "video:viewers", Data: data(CountPayload{VideoID: "1", Count: 2}), Volatile: true}},
 		{"server/chat:message", ChatMessagePayload{ID: "m1", VideoID: "1", UserID: "u", Message: "hi", Timestamp: 1}},
 		{"server/chat:typing", ChatTypingPayload{UserID: "u", IsTyping: true, VideoID: "1"}},
 		{"server/video:like", VideoLikePayload{VideoID: "1", Type: "video.dislike", Timestamp: 1}},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"realtime/pkg/envconfig"
 )
@@ -31,12 +32,22 @@ type Config struct {
 	KafkaPartitions int32 `env:"KAFKA_PARTITIONS" envDefault:"16"`
 	// RedisAddr is the Redis that carries the fan-out streams (and state).
 	RedisAddr string `env:"REDIS_ADDR" envDefault:"127.0.0.1:6379"`
-	// FanoutMaxLen bounds the fan-out stream (approximate MAXLEN).
+	// FanoutMaxLen bounds each fan-out stream, the shared one and every
+	// edge's own (approximate MAXLEN).
 	FanoutMaxLen int64 `env:"FANOUT_MAXLEN" envDefault:"100000"`
+	// EdgeStreamTTL is how long an edge's own fan-out stream (see
+	// EdgeStreamPrefix) outlives the last publish to it. Readers never
+	// replay a stream, so this only has to exceed how far a live edge may
+	// lag behind; it is what removes the streams of edges that are gone.
+	EdgeStreamTTL time.Duration `env:"FANOUT_EDGE_STREAM_TTL" envDefault:"10m"`
 	// GroupPrefix prefixes Kafka consumer groups, so two deployments can
 	// share a cluster.
 	GroupPrefix string `env:"CONSUMER_GROUP_PREFIX" envDefault:"realtime"`
 }
+
+// minEdgeStreamTTL keeps a short FANOUT_EDGE_STREAM_TTL from expiring a
+// live edge's stream under entries it has not read yet.
+const minEdgeStreamTTL = time.Minute
 
 // LoadConfig reads the bus settings from environ (nil: the process
 // environment).
@@ -65,6 +76,9 @@ func (c Config) Validate() error {
 		}
 		if c.FanoutMaxLen < 1000 {
 			errs = append(errs, fmt.Errorf("FANOUT_MAXLEN must be at least 1000, got %d", c.FanoutMaxLen))
+		}
+		if c.EdgeStreamTTL < minEdgeStreamTTL {
+			errs = append(errs, fmt.Errorf("FANOUT_EDGE_STREAM_TTL must be at least %s, got %s", minEdgeStreamTTL, c.EdgeStreamTTL))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("BUS must be %q or %q, got %q", TransportMemory, TransportDistributed, c.Transport))

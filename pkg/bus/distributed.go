@@ -152,7 +152,7 @@ func (k *kafkaTransport) Close() error { return k.pub.Close() }
 type redisFanout struct {
 	cfg    Config
 	logger watermill.LoggerAdapter
-	pub    *redisstream.Publisher
+	pub    *streamPublisher
 }
 
 func newRedisClient(cfg Config) *redis.Client {
@@ -179,7 +179,12 @@ func newRedisFanout(ctx context.Context, cfg Config, wl watermill.LoggerAdapter)
 		_ = client.Close()
 		return nil, fmt.Errorf("redis publisher: %w", err)
 	}
-	return &redisFanout{cfg: cfg, logger: wl, pub: pub}, nil
+	return &redisFanout{cfg: cfg, logger: wl, pub: &streamPublisher{
+		shared: pub,
+		client: client,
+		maxLen: cfg.FanoutMaxLen,
+		ttl:    cfg.EdgeStreamTTL,
+	}}, nil
 }
 
 func (r *redisFanout) Publisher() message.Publisher { return r.pub }

@@ -42,6 +42,39 @@ export const startKafka = () => runScript('kafka/start.sh', [], 120_000);
 export const stopRedis = () => runScript('redis/stop.sh', [], 30_000);
 export const startRedis = () => runScript('redis/start.sh', [], 30_000);
 
+/**
+ * One Redis command through redis-cli on REDIS_ADDR, its reply parsed
+ * (--json: stream entries hold binary metadata next to the JSON payload).
+ */
+export function redisCommand(...args) {
+  const [host, port] = REDIS_ADDR.split(':');
+  return new Promise((res, rej) => {
+    execFile('redis-cli', ['-h', host, '-p', port, '--json', ...args.map(String)], { timeout: 10_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) return rej(new Error(`redis-cli ${args.join(' ')}: ${err.message}\n${stderr}`));
+      try {
+        res(JSON.parse(stdout));
+      } catch (e) {
+        rej(new Error(`redis-cli ${args.join(' ')}: cannot parse ${stdout.slice(0, 200)}: ${e.message}`));
+      }
+    });
+  });
+}
+
+/** Id of the newest entry of a stream, or '0' if it has none. */
+export async function streamEnd(stream) {
+  const r = await redisCommand('XREVRANGE', stream, '+', '-', 'COUNT', 1);
+  return r.length ? r[0][0] : '0';
+}
+
+/** Fan-out messages (decoded payloads) added to a stream after entry id `after`. */
+export async function fanoutSince(stream, after) {
+  const r = await redisCommand('XRANGE', stream, `(${after}`, '+');
+  return r.map(([id, fields]) => {
+    const i = fields.indexOf('payload');
+    return { id, msg: JSON.parse(fields[i + 1]) };
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Binaries
 // ---------------------------------------------------------------------------

@@ -57,7 +57,7 @@ func TestRateLimitSharedByInstances(t *testing.T) {
 			h := hs[tt.eleventh]
 			h.publish(messageEvent("ev-10", "video-x", "789", "sock-b", "one too many"))
 			f := h.next()
-			if f.Event != contracts.ServerError || f.Target != (contracts.Target{Kind: "socket", SocketID: "sock-b"}) {
+			if f.Event != contracts.ServerError || f.Target != (contracts.Target{Kind: "socket", SocketID: "sock-b", EdgeID: "edge-1"}) {
 				t.Fatalf("11th message: got %s to %+v, want error to sock-b", f.Event, f.Target)
 			}
 			if got := decode[contracts.ErrorPayload](t, f); got != limited {

@@ -64,7 +64,7 @@ func TestRefusals(t *testing.T) {
 				h := start(t, newBus, nil)
 				h.publish(tt.event)
 				f := h.next()
-				want := contracts.Target{Kind: "socket", SocketID: tt.event.SocketID}
+				want := contracts.Target{Kind: "socket", SocketID: tt.event.SocketID, EdgeID: "edge-1"}
 				if f.Event != contracts.ServerError || f.Target != want || f.Except != nil || f.Volatile {
 					t.Fatalf("got %s to %+v (volatile %v), want error to %+v, not volatile", f.Event, f.Target, f.Volatile, want)
 				}
@@ -126,7 +126,7 @@ func TestRateLimitAcrossConnections(t *testing.T) {
 	}
 	h.publish(messageEvent("ev-10", "123", "789", "sock-b", "one too many"))
 	f := h.next()
-	if f.Event != contracts.ServerError || f.Target != (contracts.Target{Kind: "socket", SocketID: "sock-b"}) || f.Volatile {
+	if f.Event != contracts.ServerError || f.Target != (contracts.Target{Kind: "socket", SocketID: "sock-b", EdgeID: "edge-1"}) || f.Volatile {
 		t.Fatalf("11th message: got %s to %+v, want error to sock-b", f.Event, f.Target)
 	}
 	want := contracts.ErrorPayload{Message: "Rate limit exceeded", Event: "chat:message"}

@@ -35,9 +35,9 @@ func TestRestartContinuesTheCounts(t *testing.T) {
 	first.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
 	first.publish(videoEvent(contracts.DomainVideoJoined, "edge-2", "s2", "u2", "123"))
 	join := first.publish(videoEvent(contracts.DomainVideoJoined, "edge-2", "s3", "", "123"))
-	first.expect("count 3 for the third joiner", count(contracts.ServerVideoViewers, toSocket("s3"), 3))
+	first.expect("count 3 for the third joiner", count(contracts.ServerVideoViewers, toSocket("edge-2", "s3"), 3))
 	first.publish(videoEvent(contracts.DomainChatJoined, "edge-2", "s2", "u2", "123"))
-	first.expect("chatter count 1", count(contracts.ServerChatUserCount, toSocket("s2"), 1))
+	first.expect("chatter count 1", count(contracts.ServerChatUserCount, toSocket("edge-2", "s2"), 1))
 	first.stop()
 
 	second := start(t, testConfig(), opts...)
@@ -46,7 +46,7 @@ func TestRestartContinuesTheCounts(t *testing.T) {
 		t.Fatalf("a join handled before the restart was answered again: %v", got)
 	}
 	second.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s4", "u4", "123"))
-	second.expect("count 4 for a joiner after the restart", count(contracts.ServerVideoViewers, toSocket("s4"), 4))
+	second.expect("count 4 for a joiner after the restart", count(contracts.ServerVideoViewers, toSocket("edge-1", "s4"), 4))
 	four := second.expect("room broadcast of count 4", count(contracts.ServerVideoViewers, toRoom("video:123"), 4))
 
 	second.publish(socketEvent(contracts.DomainSessionClosed, "edge-1", "s1", "u1"))
@@ -70,12 +70,12 @@ func TestTwoInstancesShareTheCounts(t *testing.T) {
 	a := start(t, testConfig(), opts...)
 	b := start(t, testConfig(), opts...)
 	a.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
-	a.expect("count 1 from instance a", count(contracts.ServerVideoViewers, toSocket("s1"), 1))
+	a.expect("count 1 from instance a", count(contracts.ServerVideoViewers, toSocket("edge-1", "s1"), 1))
 	b.publish(videoEvent(contracts.DomainVideoJoined, "edge-2", "s2", "u2", "123"))
-	b.expect("count 2 from instance b", count(contracts.ServerVideoViewers, toSocket("s2"), 2))
+	b.expect("count 2 from instance b", count(contracts.ServerVideoViewers, toSocket("edge-2", "s2"), 2))
 	b2 := b.expect("room broadcast of count 2 from instance b", count(contracts.ServerVideoViewers, toRoom("video:123"), 2))
 	a.publish(videoEvent(contracts.DomainVideoJoined, "edge-2", "s3", "u3", "123"))
-	a.expect("count 3 from instance a", count(contracts.ServerVideoViewers, toSocket("s3"), 3))
+	a.expect("count 3 from instance a", count(contracts.ServerVideoViewers, toSocket("edge-2", "s3"), 3))
 	a.expect("room broadcast of count 3 from instance a", count(contracts.ServerVideoViewers, toRoom("video:123"), 3))
 
 	// Back at the count b sent last; b must send it again, as a sent 3 since.

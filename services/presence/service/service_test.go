@@ -90,7 +90,7 @@ func start(t *testing.T, cfg service.Config, opts ...service.Option) *harness {
 	var reader sync.WaitGroup
 	reader.Go(func() { h.read(fanout) })
 
-	s, err := service.New(cfg, &bus.Bus{Domain: ackTracking{b.Domain, h}, Fanout: b.Fanout, Logger: b.Logger}, log, opts...)
+	s, err := service.New(cfg, &bus.Bus{Domain: ackTracking{b.Domain, h}, Fanout: oneStream{b.Fanout}, Logger: b.Logger}, log, opts...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -138,6 +138,9 @@ func (h *harness) read(fanout <-chan *message.Message) {
 		var m contracts.FanoutMessage
 		if err := json.Unmarshal(msg.Payload, &m); err != nil {
 			h.t.Errorf("fan-out message: %v", err)
+		}
+		if got, want := msg.Metadata.Get(publishedTo), contracts.FanoutTopic(m.Target); got != want {
+			h.t.Errorf("fan-out message to %+v published on %q, want %q", m.Target, got, want)
 		}
 		if m.ID == "" || m.ID != msg.UUID {
 			h.t.Errorf("fan-out message id %q, message UUID %q", m.ID, msg.UUID)
@@ -223,6 +226,26 @@ func (h *harness) waitHandled(id string, before int) {
 	case <-time.After(wait):
 		h.t.Fatal("fan-out barrier did not come through")
 	}
+}
+
+// oneStream is the fan-out transport as presence sees it, except that
+// whatever stream presence publishes on (the shared one or an edge's own)
+// lands on the shared stream, which the harness reads: the log keeps one
+// order, and each message carries, in metadata publishedTo, the stream it
+// was meant for, which read checks.
+type oneStream struct{ bus.Transport }
+
+const publishedTo = "published_to"
+
+func (o oneStream) Publisher() message.Publisher { return oneStreamPublisher{o.Transport.Publisher()} }
+
+type oneStreamPublisher struct{ message.Publisher }
+
+func (p oneStreamPublisher) Publish(topic string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		m.Metadata.Set(publishedTo, topic)
+	}
+	return p.Publisher.Publish(contracts.TopicFanout, msgs...)
 }
 
 // ackTracking is the domain transport as presence sees it, counting what
@@ -339,8 +362,10 @@ func event(name string) func(contracts.FanoutMessage) bool {
 	return func(m contracts.FanoutMessage) bool { return m.Event == name }
 }
 
-func toSocket(id string) contracts.Target {
-	return contracts.Target{Kind: contracts.TargetSocket, SocketID: id}
+// toSocket is the target of an answer to socket id on edge: presence names
+// the edge, so that the answer goes to that edge's stream alone.
+func toSocket(edge, id string) contracts.Target {
+	return contracts.Target{Kind: contracts.TargetSocket, SocketID: id, EdgeID: edge}
 }
 
 func toRoom(room string) contracts.Target {
@@ -366,9 +391,9 @@ func TestTwoViewersJoin(t *testing.T) {
 	forEachStore(t, func(t *testing.T, opts []service.Option) {
 		h := start(t, testConfig(), opts...)
 		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
-		h.expect("count 1 for the first joiner", count(contracts.ServerVideoViewers, toSocket("s1"), 1))
+		h.expect("count 1 for the first joiner", count(contracts.ServerVideoViewers, toSocket("edge-1", "s1"), 1))
 		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s2", "", "123"))
-		h.expect("count 2 for the second joiner", count(contracts.ServerVideoViewers, toSocket("s2"), 2))
+		h.expect("count 2 for the second joiner", count(contracts.ServerVideoViewers, toSocket("edge-1", "s2"), 2))
 		two := h.expect("room broadcast of the final count 2", count(contracts.ServerVideoViewers, toRoom("video:123"), 2))
 
 		h.publish(videoEvent(contracts.DomainVideoLeft, "edge-1", "s2", "", "123"))
@@ -381,7 +406,7 @@ func TestChatters(t *testing.T) {
 	forEachStore(t, func(t *testing.T, opts []service.Option) {
 		h := start(t, testConfig(), opts...)
 		h.publish(videoEvent(contracts.DomainChatJoined, "edge-1", "s1", "u1", "123"))
-		h.expect("chatter count 1 for the joiner", count(contracts.ServerChatUserCount, toSocket("s1"), 1))
+		h.expect("chatter count 1 for the joiner", count(contracts.ServerChatUserCount, toSocket("edge-1", "s1"), 1))
 		h.expect("chat room broadcast of count 1", count(contracts.ServerChatUserCount, toRoom("chat:123"), 1))
 		h.publish(videoEvent(contracts.DomainChatLeft, "edge-1", "s1", "u1", "123"))
 		h.expect("chat room broadcast of count 0", count(contracts.ServerChatUserCount, toRoom("chat:123"), 0))
@@ -393,9 +418,9 @@ func TestSessionClosedCorrectsTheCount(t *testing.T) {
 		h := start(t, testConfig(), opts...)
 		h.publish(socketEvent(contracts.DomainSessionOpened, "edge-1", "s1", "u1"))
 		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
-		h.expect("count for the first joiner", count(contracts.ServerVideoViewers, toSocket("s1"), 1))
+		h.expect("count for the first joiner", count(contracts.ServerVideoViewers, toSocket("edge-1", "s1"), 1))
 		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s2", "u2", "123"))
-		h.expect("count for the second joiner", count(contracts.ServerVideoViewers, toSocket("s2"), 2))
+		h.expect("count for the second joiner", count(contracts.ServerVideoViewers, toSocket("edge-1", "s2"), 2))
 		two := h.expect("room broadcast of count 2", count(contracts.ServerVideoViewers, toRoom("video:123"), 2))
 
 		// s1 disconnects without leaving the room.
@@ -410,11 +435,11 @@ func TestEdgeLeaseExpiryCorrectsTheCount(t *testing.T) {
 		h := start(t, testConfig(), opts...) // EdgeTTL 1 min: first-sight leases outlive the test
 		h.publish(heartbeat("edge-live", time.Hour))
 		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-live", "l1", "u1", "123"))
-		h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("l1"), 1))
+		h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("edge-live", "l1"), 1))
 		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-dying", "d1", "u2", "123"))
-		h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("d1"), 2))
+		h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("edge-dying", "d1"), 2))
 		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-dying", "d2", "", "123"))
-		h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("d2"), 3))
+		h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("edge-dying", "d2"), 3))
 		three := h.expect("room broadcast of count 3", count(contracts.ServerVideoViewers, toRoom("video:123"), 3))
 
 		// edge-dying's last heartbeat: a lease of 1ms, never renewed.
@@ -424,7 +449,7 @@ func TestEdgeLeaseExpiryCorrectsTheCount(t *testing.T) {
 
 		// The live edge's socket is still counted.
 		h.publish(videoEvent(contracts.DomainVideoJoined, "edge-live", "l2", "u3", "123"))
-		h.expect("joiner count next to the live edge's socket", count(contracts.ServerVideoViewers, toSocket("l2"), 2))
+		h.expect("joiner count next to the live edge's socket", count(contracts.ServerVideoViewers, toSocket("edge-live", "l2"), 2))
 	})
 }
 
@@ -434,7 +459,7 @@ func TestEdgeSeenBeforeItsFirstHeartbeatGetsALease(t *testing.T) {
 		cfg.EdgeTTL = 50 * time.Millisecond
 		h := start(t, cfg, opts...)
 		h.publish(videoEvent(contracts.DomainChatJoined, "edge-silent", "s1", "u1", "123"))
-		h.expect("joiner count", count(contracts.ServerChatUserCount, toSocket("s1"), 1))
+		h.expect("joiner count", count(contracts.ServerChatUserCount, toSocket("edge-silent", "s1"), 1))
 		h.expect("chat room broadcast of count 0 after the first-sight lease expired",
 			count(contracts.ServerChatUserCount, toRoom("chat:123"), 0))
 	})
@@ -511,7 +536,7 @@ func TestRedeliveredEventIsHandledOnce(t *testing.T) {
 		h := start(t, testConfig(), opts...)
 		join := h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
 		h.publish(join) // same id: a redelivery
-		if got := h.matching(count(contracts.ServerVideoViewers, toSocket("s1"), 1)); len(got) != 1 {
+		if got := h.matching(count(contracts.ServerVideoViewers, toSocket("edge-1", "s1"), 1)); len(got) != 1 {
 			t.Fatalf("%d answers to one join, want 1", len(got))
 		}
 	})
@@ -546,7 +571,7 @@ func TestBrokenEventGoesToThePoisonQueue(t *testing.T) {
 
 	// The handler still works.
 	h.publish(videoEvent(contracts.DomainVideoJoined, "edge-1", "s1", "u1", "123"))
-	h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("s1"), 1))
+	h.expect("joiner count", count(contracts.ServerVideoViewers, toSocket("edge-1", "s1"), 1))
 }
 
 func TestStoppingLeavesTheBusToItsOwner(t *testing.T) {

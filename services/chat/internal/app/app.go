@@ -28,8 +28,8 @@ type Fanout interface {
 	ChatMessage(ctx context.Context, id string, m domain.ChatMessage) error
 	// Typing goes to everyone in the video's chat except t.SocketID.
 	Typing(ctx context.Context, id string, t domain.Typing) error
-	// Refusal goes to socketID only, naming the client event refused.
-	Refusal(ctx context.Context, id, socketID, event string, reason domain.Refusal) error
+	// Refusal goes to socket to only, naming the client event refused.
+	Refusal(ctx context.Context, id string, to domain.Socket, event string, reason domain.Refusal) error
 }
 
 // App is the chat worker's use cases.
@@ -46,9 +46,11 @@ func New(limiter RateLimiter, out Fanout, now func() time.Time, maxLength int) *
 	return &App{limiter: limiter, out: out, now: now, maxLength: maxLength}
 }
 
-// Sender is who sent a request: the socket, and the user unless anonymous.
+// Sender is who sent a request: the socket and its edge, and the user
+// unless anonymous.
 type Sender struct {
 	SocketID  string
+	EdgeID    string
 	UserID    string
 	Anonymous bool
 }
@@ -121,5 +123,6 @@ func (a *App) SetTyping(ctx context.Context, cmd SetTyping) error {
 }
 
 func (a *App) refuse(ctx context.Context, eventID string, from Sender, event string, reason domain.Refusal) error {
-	return a.out.Refusal(ctx, domain.DeriveID(domain.KindFanoutError, eventID), from.SocketID, event, reason)
+	to := domain.Socket{ID: from.SocketID, EdgeID: from.EdgeID}
+	return a.out.Refusal(ctx, domain.DeriveID(domain.KindFanoutError, eventID), to, event, reason)
 }

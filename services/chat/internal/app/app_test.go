@@ -45,11 +45,15 @@ func (r *recorder) Typing(_ context.Context, id string, t domain.Typing) error {
 	return nil
 }
 
-func (r *recorder) Refusal(_ context.Context, id, socketID, event string, reason domain.Refusal) error {
+func (r *recorder) Refusal(_ context.Context, id string, to domain.Socket, event string, reason domain.Refusal) error {
 	if err := r.take(); err != nil {
 		return err
 	}
-	r.out = append(r.out, output{"refusal", id, socketID, event + ": " + reason.Error()})
+	dest := to.ID
+	if to.EdgeID != "" {
+		dest += "@" + to.EdgeID
+	}
+	r.out = append(r.out, output{"refusal", id, dest, event + ": " + reason.Error()})
 	return nil
 }
 
@@ -67,7 +71,7 @@ func newApp(limit int, limiter app.RateLimiter) (*app.App, *recorder) {
 	return app.New(limiter, rec, func() time.Time { return t0 }, domain.MaxMessageLength), rec
 }
 
-var alice = app.Sender{SocketID: "sock-a", UserID: "alice"}
+var alice = app.Sender{SocketID: "sock-a", EdgeID: "edge-1", UserID: "alice"}
 
 func post(id, text string, from app.Sender) app.PostMessage {
 	return app.PostMessage{EventID: id, VideoID: "v1", Text: text, From: from}
@@ -86,7 +90,7 @@ func TestPostMessageChecks(t *testing.T) {
 			output{"refusal", domain.DeriveID(domain.KindFanoutError, "e3"), "s", "chat:message: Anonymous users cannot post in chat"}},
 		{"anonymous checked before the text", post("e4", "", app.Sender{SocketID: "s", Anonymous: true}),
 			output{"refusal", domain.DeriveID(domain.KindFanoutError, "e4"), "s", "chat:message: Anonymous users cannot post in chat"}},
-		{"empty", post("e5", "\t", alice), output{"refusal", domain.DeriveID(domain.KindFanoutError, "e5"), "sock-a", "chat:message: Message is empty"}},
+		{"empty", post("e5", "\t", alice), output{"refusal", domain.DeriveID(domain.KindFanoutError, "e5"), "sock-a@edge-1", "chat:message: Message is empty"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,6 +40,13 @@ type ChatMessage struct {
 	At      time.Time
 }
 
+// Socket is one client connection and the edge that holds it: only that
+// edge can deliver something meant for the socket alone.
+type Socket struct {
+	ID     string
+	EdgeID string // "" if unknown: every edge is asked then
+}
+
 // Typing is a change of a user's typing indicator in a video's chat.
 type Typing struct {
 	VideoID  string

@@ -82,7 +82,7 @@ func (e *Events) Handle(msg *message.Message) error {
 		e.log.DebugContext(ctx, "duplicate event dropped", "event_id", ev.ID, "type", ev.Type)
 		return nil
 	}
-	from := app.Sender{SocketID: ev.SocketID, UserID: ev.UserID, Anonymous: ev.Anonymous != nil && *ev.Anonymous}
+	from := app.Sender{SocketID: ev.SocketID, EdgeID: ev.EdgeID, UserID: ev.UserID, Anonymous: ev.Anonymous != nil && *ev.Anonymous}
 	switch ev.Type {
 	case contracts.DomainChatMessageRequested:
 		err = e.app.PostMessage(ctx, app.PostMessage{EventID: ev.ID, VideoID: ev.VideoID, Text: ev.Message, From: from})

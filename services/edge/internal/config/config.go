@@ -147,6 +147,10 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.InstanceID) == "" {
 		bad("INSTANCE_ID must not be blank")
+	} else if !validInstanceID(c.InstanceID) {
+		// It is the edgeId of every event this edge publishes (an id in
+		// the contract) and names its own fan-out stream.
+		bad("INSTANCE_ID must be 1..128 characters of A-Z a-z 0-9 _ . : @ -, got %q", c.InstanceID)
 	}
 	return errors.Join(errs...)
 }
@@ -205,10 +209,37 @@ func checkOrigin(o string) error {
 	return nil
 }
 
+// validInstanceID reports whether id is an id of the contract
+// (contracts/schemas/defs/common.json): 1..128 of [A-Za-z0-9_.:@-].
+func validInstanceID(id string) bool {
+	if len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("_.:@-", r):
+		default:
+			return false
+		}
+	}
+	return id != ""
+}
+
 func defaultInstanceID() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "edge"
+	}
+	// Keep the default a valid id whatever the host is called.
+	host = strings.Map(func(r rune) rune {
+		if validInstanceID(string(r)) {
+			return r
+		}
+		return '-'
+	}, host)
+	if len(host) > 100 {
+		host = host[:100]
 	}
 	// The random suffix matters in containers, where every restart is pid 1
 	// on the same hostname: a restarted edge must not inherit the lease

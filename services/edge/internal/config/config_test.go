@@ -182,6 +182,9 @@ func TestLoadRejects(t *testing.T) {
 		{name: "zero outbox capacity", env: map[string]string{"OUTBOX_CAPACITY": "0"}, want: []string{"OUTBOX_CAPACITY must be a positive number of events, got 0"}},
 		{name: "outbox capacity not a number", env: map[string]string{"OUTBOX_CAPACITY": "lots"}, want: []string{"OUTBOX_CAPACITY"}},
 		{name: "blank instance id", env: map[string]string{"INSTANCE_ID": "   "}, want: []string{"INSTANCE_ID must not be blank"}},
+		{name: "instance id with a space", env: map[string]string{"INSTANCE_ID": "edge 1"}, want: []string{`INSTANCE_ID must be 1..128 characters of A-Z a-z 0-9 _ . : @ -, got "edge 1"`}},
+		{name: "instance id with a slash", env: map[string]string{"INSTANCE_ID": "edge/1"}, want: []string{"INSTANCE_ID must be 1..128"}},
+		{name: "instance id too long", env: map[string]string{"INSTANCE_ID": strings.Repeat("e", 129)}, want: []string{"INSTANCE_ID must be 1..128"}},
 		{
 			name: "all problems reported at once",
 			env:  map[string]string{"PORT": "0", "MAX_PAYLOAD": "-5", "AUTH_REQUIRED": "true"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -105,12 +106,13 @@ func (r *running) next(t *testing.T, topic, typ string) contracts.DomainEvent {
 	}
 }
 
+// fanout publishes m where a worker would: contracts.FanoutTopic.
 func (r *running) fanout(t *testing.T, m contracts.FanoutMessage) {
 	t.Helper()
 	if m.ID == "" {
 		m.ID = bus.NewID()
 	}
-	if err := bus.PublishJSON(context.Background(), r.bus.Fanout.Publisher(), contracts.TopicFanout, m.ID, "", m); err != nil {
+	if err := bus.PublishJSON(context.Background(), r.bus.Fanout.Publisher(), contracts.FanoutTopic(m.Target), m.ID, "", m); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -181,6 +183,49 @@ func TestFanoutTargetsAndDedupe(t *testing.T) {
 	for name, c := range map[string]*pollingClient{"laptop": laptop, "phone (excepted)": phone, "other user": other} {
 		if got := c.receiveEvent(); got != want {
 			t.Fatalf("%s got %s before the marker", name, got)
+		}
+	}
+}
+
+// A message for one socket reaches it on its edge's own stream, and on the
+// shared stream when the producer did not name the edge; one meant for a
+// socket of another edge is not on this edge's streams at all.
+func TestSocketTargetsOnTheEdgesOwnStream(t *testing.T) {
+	r := startRunning(t, nil)
+	a := r.client(t, "u1")
+	opened := r.next(t, contracts.TopicSessions, contracts.DomainSessionOpened)
+	if opened.EdgeID != r.svc.cfg.InstanceID {
+		t.Fatalf("session.opened from edge %q, want %q", opened.EdgeID, r.svc.cfg.InstanceID)
+	}
+	count := func(n int) json.RawMessage {
+		return json.RawMessage(`{"videoId":"123","count":` + strconv.Itoa(n) + `}`)
+	}
+	for _, tc := range []struct {
+		name   string
+		target contracts.Target
+		want   bool
+	}{
+		{"own stream", contracts.Target{Kind: contracts.TargetSocket, SocketID: opened.SocketID, EdgeID: opened.EdgeID}, true},
+		{"shared stream, no edge named", contracts.Target{Kind: contracts.TargetSocket, SocketID: opened.SocketID}, true},
+		{"another edge's stream", contracts.Target{Kind: contracts.TargetSocket, SocketID: opened.SocketID, EdgeID: "edge-elsewhere"}, false},
+	} {
+		r.fanout(t, contracts.FanoutMessage{Target: tc.target, Event: contracts.ServerVideoViewers, Data: count(1), Volatile: true})
+		// A marker behind it on the stream it went to (or the shared one)
+		// shows whether it arrived first.
+		marker := tc.target
+		if !tc.want {
+			marker.EdgeID = ""
+		}
+		r.fanout(t, contracts.FanoutMessage{Target: marker, Event: contracts.ServerVideoViewers, Data: count(2), Volatile: true})
+		first := a.receiveEvent()
+		got := first == `42["video:viewers",{"videoId":"123","count":1}]`
+		if got != tc.want {
+			t.Fatalf("%s: received %s first", tc.name, first)
+		}
+		if got {
+			if marker := a.receiveEvent(); marker != `42["video:viewers",{"videoId":"123","count":2}]` {
+				t.Fatalf("%s: marker %s", tc.name, marker)
+			}
 		}
 	}
 }
@@ -319,5 +364,19 @@ func TestFullOutboxRefusesJoin(t *testing.T) {
 	}
 	if n := svc.Sockets().Of("/").RoomLen(contracts.VideoRoom("7")); n != 0 {
 		t.Fatalf("%d sockets in the room of a refused join", n)
+	}
+}
+
+// The bus bounds and expires the streams that the contract names as the
+// edges' own, and only those: the two packages cannot see each other.
+func TestEdgeStreamNamesAgreeWithTheBus(t *testing.T) {
+	if contracts.TopicEdgeFanoutPrefix != bus.EdgeStreamPrefix {
+		t.Fatalf("contract prefix %q, bus prefix %q", contracts.TopicEdgeFanoutPrefix, bus.EdgeStreamPrefix)
+	}
+	if topic := contracts.EdgeFanoutTopic("edge-1"); !bus.IsEdgeStream(topic) {
+		t.Errorf("bus does not treat %q as an edge's stream", topic)
+	}
+	if bus.IsEdgeStream(contracts.TopicFanout) {
+		t.Errorf("bus treats the shared %q as an edge's stream", contracts.TopicFanout)
 	}
 }

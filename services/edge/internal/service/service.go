@@ -106,7 +106,12 @@ func New(ctx context.Context, cfg config.Config, b *bus.Bus, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("fan-out subscriber: %w", err)
 	}
+	// Two streams, one delivery: the shared stream carries what may
+	// concern any edge (rooms, users, all, and socket targets from
+	// producers that do not name the edge); this edge's own stream the
+	// messages for one of its sockets, which no other edge reads.
 	router.AddConsumerHandler("edge.fanout", contracts.TopicFanout, sub, delivery.Handle)
+	router.AddConsumerHandler("edge.fanout.own", contracts.EdgeFanoutTopic(cfg.InstanceID), sub, delivery.Handle)
 
 	var platformEvents http.Handler
 	if cfg.AdminToken != "" {
@@ -250,6 +255,12 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	defer func() {
 		<-heartbeatDone
+		// Close, not just the context: Run can return before the router
+		// has logged its last line, Close only after it, so nothing of
+		// the router outlives Serve.
+		if err := s.router.Close(); err != nil {
+			s.log.Warn("fan-out router did not close cleanly", "error", err)
+		}
 		stopRouter()
 		if err := <-routerDone; err != nil {
 			s.log.Warn("fan-out router stopped with an error", "error", err)

@@ -12,8 +12,10 @@ import (
 
 var _ app.Fanout = FanoutPublisher{}
 
-// FanoutPublisher publishes fan-out messages as JSON on the realtime.fanout
-// topic of the bus's fan-out role (Redis Streams in distributed mode).
+// FanoutPublisher publishes fan-out messages as JSON on the bus's fan-out
+// role (Redis Streams in distributed mode), on the stream
+// contracts.FanoutTopic picks: realtime.fanout for rooms, users and all,
+// which is all notify sends today.
 type FanoutPublisher struct {
 	pub message.Publisher
 }
@@ -28,7 +30,7 @@ func NewFanoutPublisher(pub message.Publisher) FanoutPublisher {
 // edges see the same id; the key is informational (a stream is not
 // partitioned).
 func (p FanoutPublisher) Publish(ctx context.Context, msg contracts.FanoutMessage) error {
-	return bus.PublishJSON(ctx, p.pub, contracts.TopicFanout, msg.ID, targetKey(msg.Target), msg)
+	return bus.PublishJSON(ctx, p.pub, contracts.FanoutTopic(msg.Target), msg.ID, targetKey(msg.Target), msg)
 }
 
 func targetKey(t contracts.Target) string {

@@ -9,8 +9,10 @@ import (
 	"realtime/pkg/bus"
 )
 
-// FanoutPublisher publishes fan-out messages on the realtime.fanout topic
-// of the bus's fan-out role, which every edge instance reads.
+// FanoutPublisher publishes fan-out messages on the bus's fan-out role:
+// on the realtime.fanout stream, which every edge instance reads, or, for
+// a socket whose edge the target names, on that edge's own stream
+// (contracts.FanoutTopic).
 type FanoutPublisher struct {
 	pub message.Publisher
 }
@@ -23,7 +25,7 @@ func NewFanoutPublisher(pub message.Publisher) *FanoutPublisher {
 // Publish gives msg a new id and publishes it, keyed by its target.
 func (p *FanoutPublisher) Publish(ctx context.Context, msg contracts.FanoutMessage) error {
 	msg.ID = bus.NewID()
-	return bus.PublishJSON(ctx, p.pub, contracts.TopicFanout, msg.ID, targetKey(msg.Target), msg)
+	return bus.PublishJSON(ctx, p.pub, contracts.FanoutTopic(msg.Target), msg.ID, targetKey(msg.Target), msg)
 }
 
 func targetKey(t contracts.Target) string {

@@ -237,7 +237,9 @@ func (a *App) Join(ctx context.Context, o Origin, room domain.Room, at time.Time
 	if changed {
 		a.changed([]domain.RoomCount{{Room: room.String(), Count: count}})
 	}
-	msg, err := countMessage(room, count, contracts.Target{Kind: contracts.TargetSocket, SocketID: o.SocketID})
+	// Only the joiner's edge can deliver the answer: naming it sends the
+	// answer to that edge's stream instead of every edge's.
+	msg, err := countMessage(room, count, contracts.Target{Kind: contracts.TargetSocket, SocketID: o.SocketID, EdgeID: o.EdgeID})
 	if err != nil {
 		return err
 	}

@@ -86,6 +86,9 @@ func summarize(msgs []contracts.FanoutMessage) []summary {
 	out := make([]summary, 0, len(msgs))
 	for _, m := range msgs {
 		target := m.Target.Kind + ":" + m.Target.Room + m.Target.UserID + m.Target.SocketID
+		if m.Target.EdgeID != "" {
+			target += "@" + m.Target.EdgeID
+		}
 		var except string
 		if m.Except != nil {
 			except = m.Except.SocketID + m.Except.UserID
@@ -126,7 +129,7 @@ func TestJoinAnswersTheJoinerAndCoalescesTheRoom(t *testing.T) {
 	must(t, f.app.Join(ctx, s1, video, f.now))
 	must(t, f.app.Join(ctx, s2, video, f.now))
 	must(t, f.app.Join(ctx, s2, video, f.now)) // again: same count, no change
-	check(t, f.out.take(), viewers("socket:s1", 1), viewers("socket:s2", 2), viewers("socket:s2", 2))
+	check(t, f.out.take(), viewers("socket:s1@edge-1", 1), viewers("socket:s2@edge-1", 2), viewers("socket:s2@edge-1", 2))
 
 	f.app.FlushCounts(ctx)
 	check(t, f.out.take(), viewers("room:video:123", 2))
@@ -136,7 +139,7 @@ func TestJoinAnswersTheJoinerAndCoalescesTheRoom(t *testing.T) {
 	must(t, f.app.Join(ctx, s3, video, f.now))
 	must(t, f.app.Leave(ctx, s3, video, f.now))
 	f.app.FlushCounts(ctx) // within the quiet period
-	check(t, f.out.take(), viewers("socket:s3", 2))
+	check(t, f.out.take(), viewers("socket:s3@edge-2", 2))
 
 	f.advance(900 * time.Millisecond)
 	f.app.FlushCounts(ctx)
@@ -145,7 +148,7 @@ func TestJoinAnswersTheJoinerAndCoalescesTheRoom(t *testing.T) {
 	f.advance(5 * time.Second)
 	must(t, f.app.Join(ctx, s3, domain.ChatRoom("123"), f.now))
 	f.app.FlushCounts(ctx) // first change after a quiet interval: at once
-	check(t, f.out.take(), chatters("socket:s3", 1), chatters("room:chat:123", 1))
+	check(t, f.out.take(), chatters("socket:s3@edge-2", 1), chatters("room:chat:123", 1))
 }
 
 func TestLeaveWithoutJoinSendsNothing(t *testing.T) {
@@ -173,7 +176,7 @@ func TestCloseSessionCorrectsEveryRoom(t *testing.T) {
 
 	// A join of the closed socket that arrives late is ignored.
 	must(t, f.app.Join(ctx, s1, domain.VideoRoom("123"), f.now.Add(-time.Second)))
-	check(t, f.out.take(), viewers("socket:s1", 1))
+	check(t, f.out.take(), viewers("socket:s1@edge-1", 1))
 }
 
 func TestExpiredEdgeLeaseCorrectsCounts(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package fanout turns the chat worker's outputs into fan-out messages
 // (contracts.FanoutMessage) on the realtime.fanout topic, which every edge
-// reads and delivers to its local sockets.
+// reads and delivers to its local sockets, or, for one socket on a known
+// edge, on that edge's own stream (contracts.FanoutTopic).
 package fanout
 
 import (
@@ -53,12 +54,13 @@ func (p *Publisher) Typing(ctx context.Context, id string, t domain.Typing) erro
 	}, contracts.ChatTypingPayload{UserID: t.UserID, IsTyping: t.IsTyping, VideoID: t.VideoID})
 }
 
-// Refusal tells socketID that its request (client event `event`) was
-// refused, as an `error` event that must be delivered.
-func (p *Publisher) Refusal(ctx context.Context, id, socketID, event string, reason domain.Refusal) error {
+// Refusal tells socket to that its request (client event `event`) was
+// refused, as an `error` event that must be delivered. Naming the edge
+// sends it to that edge alone.
+func (p *Publisher) Refusal(ctx context.Context, id string, to domain.Socket, event string, reason domain.Refusal) error {
 	return p.publish(ctx, contracts.FanoutMessage{
 		ID:     id,
-		Target: contracts.Target{Kind: contracts.TargetSocket, SocketID: socketID},
+		Target: contracts.Target{Kind: contracts.TargetSocket, SocketID: to.ID, EdgeID: to.EdgeID},
 		Event:  contracts.ServerError,
 	}, contracts.ErrorPayload{Message: reason.Error(), Event: event})
 }
@@ -75,7 +77,7 @@ func (p *Publisher) publish(ctx context.Context, f contracts.FanoutMessage, data
 	if key == "" {
 		key = f.Target.SocketID
 	}
-	if err := bus.PublishJSON(ctx, p.pub, contracts.TopicFanout, f.ID, key, f); err != nil {
+	if err := bus.PublishJSON(ctx, p.pub, contracts.FanoutTopic(f.Target), f.ID, key, f); err != nil {
 		return fmt.Errorf("fanout: publish %s: %w", f.Event, err)
 	}
 	return nil
