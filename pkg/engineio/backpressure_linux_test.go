@@ -60,10 +60,10 @@ func sessionFD(t *testing.T, s *Session) *sockFD {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fd == nil {
+	if !s.hasFD {
 		t.Fatal("the session holds no descriptor of its own")
 	}
-	return s.fd
+	return &s.fd
 }
 
 // setSendBuffer sets the session's socket send buffer.

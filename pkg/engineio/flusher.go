@@ -103,10 +103,10 @@ func (s *Session) flushNow(w *rawWriter) {
 		}
 	}()
 	s.scheduled = false
-	if s.writing || s.fd == nil || len(s.queue) == 0 {
+	if s.writing || !s.hasFD || len(s.queue) == 0 {
 		return
 	}
-	k, off, err := s.writeNow(w, s.queue, s.head)
+	k, off, err := s.writeNow(w, s.queue, int(s.head))
 	if err != nil {
 		s.srv.stats.Errors.Add(1)
 		s.closeFDLocked()
@@ -122,7 +122,7 @@ func (s *Session) flushNow(w *rawWriter) {
 		s.queuedBytes -= s.queue[i].pollingLen()
 		s.queue[i] = nil
 	}
-	s.head = off
+	s.head = int32(off) // within one frame
 	if k == len(s.queue) {
 		if cap(s.queue) <= 4 {
 			s.queue = s.queue[:0] // reused by the next Send: no allocation per message
@@ -141,7 +141,7 @@ func (s *Session) flushNow(w *rawWriter) {
 		timeout = closeFrameTimeout // as a flush goroutine bounds the close frame
 	}
 	s.writing = true
-	if !s.srv.ww.wait(s, s.fd, timeout) {
+	if !s.srv.ww.wait(s, &s.fd, timeout) {
 		s.writing = false
 		s.closeFDLocked()
 		done = s.closeLocked(ReasonTransportError, nil)
@@ -152,7 +152,7 @@ func (s *Session) flushNow(w *rawWriter) {
 // its flusher continues.
 func (s *Session) writable() {
 	s.mu.Lock()
-	if s.writing && s.fd != nil {
+	if s.writing && s.hasFD {
 		s.writing = false
 		s.scheduleLocked()
 	}
@@ -163,7 +163,7 @@ func (s *Session) writable() {
 // write for WriteTimeout: the session closes as after a failed write.
 func (s *Session) writeTimedOut() {
 	s.mu.Lock()
-	if !s.writing || s.fd == nil {
+	if !s.writing || !s.hasFD {
 		s.mu.Unlock()
 		return
 	}
@@ -181,16 +181,13 @@ func (s *Session) writeTimedOut() {
 // waiter's epoll sets and closes it (as soon as no system call on it runs).
 // What is still queued can no longer be written and is dropped.
 func (s *Session) closeFDLocked() {
-	f := s.fd
-	if f == nil {
+	if !s.hasFD {
 		return
 	}
-	s.fd = nil
+	s.hasFD = false
 	s.queue = nil
 	s.queuedBytes, s.head = 0, 0
-	if s.reader != nil {
-		s.reader.detach()
-	}
-	s.srv.ww.remove(s, f)
-	_ = f.Close()
+	s.detach()
+	s.srv.ww.remove(s, &s.fd)
+	_ = s.fd.Close()
 }

@@ -33,7 +33,7 @@ type poller struct {
 	wake int // eventfd that ends wait
 
 	mu     sync.Mutex
-	conns  map[uint64]*wsConn
+	conns  map[uint64]*Session
 	nextID uint64
 
 	buf []byte // shared by every connection of the poller
@@ -41,11 +41,8 @@ type poller struct {
 	done chan struct{}
 }
 
-type pollConn struct {
-	fd   *sockFD
-	id   uint64
-	dead bool // removed: never registered again
-}
+// A session's registration is in the session itself: rid (its key in
+// conns) and rdead (removed: never registered again), guarded by mu.
 
 const (
 	pollBufferBytes = 32 << 10
@@ -73,7 +70,7 @@ func newPoller() (*poller, error) {
 	p := &poller{
 		epfd:   epfd,
 		wake:   wake,
-		conns:  make(map[uint64]*wsConn),
+		conns:  make(map[uint64]*Session),
 		nextID: wakeID + 1,
 		buf:    make([]byte, pollBufferBytes),
 		done:   make(chan struct{}),
@@ -176,8 +173,8 @@ func (p *poller) stop() {
 	_, _ = unix.Write(p.wake, one[:])
 	<-p.done
 	p.mu.Lock()
-	for id, c := range p.conns {
-		c.pc.dead = true
+	for id, s := range p.conns {
+		s.rdead = true
 		delete(p.conns, id)
 	}
 	p.mu.Unlock()
@@ -185,11 +182,11 @@ func (p *poller) stop() {
 	_ = unix.Close(p.epfd)
 }
 
-// add registers c, armed.
-func (p *poller) add(c *wsConn) error {
+// add registers s, armed.
+func (p *poller) add(s *Session) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c.pc.dead {
+	if s.rdead {
 		return net.ErrClosed
 	}
 	select {
@@ -199,45 +196,45 @@ func (p *poller) add(c *wsConn) error {
 	}
 	id := p.nextID
 	p.nextID++
-	c.pc.id = id
+	s.rid = id
 	ev := unix.EpollEvent{Events: pollEvents}
 	setEventID(&ev, id)
-	if err := c.pc.fd.epollCtl(p.epfd, unix.EPOLL_CTL_ADD, &ev); err != nil {
+	if err := s.fd.epollCtl(p.epfd, unix.EPOLL_CTL_ADD, &ev); err != nil {
 		return err
 	}
-	p.conns[id] = c
+	p.conns[id] = s
 	return nil
 }
 
-// arm lets the poller report c again, unless c was removed meanwhile.
-func (p *poller) arm(c *wsConn) {
+// arm lets the poller report s again, unless s was removed meanwhile.
+func (p *poller) arm(s *Session) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c.pc.dead || p.conns[c.pc.id] != c {
+	if s.rdead || p.conns[s.rid] != s {
 		return
 	}
 	ev := unix.EpollEvent{Events: pollEvents}
-	setEventID(&ev, c.pc.id)
-	// A descriptor being closed is refused; whoever closes it removes c.
-	_ = c.pc.fd.epollCtl(p.epfd, unix.EPOLL_CTL_MOD, &ev)
+	setEventID(&ev, s.rid)
+	// A descriptor being closed is refused; whoever closes it removes s.
+	_ = s.fd.epollCtl(p.epfd, unix.EPOLL_CTL_MOD, &ev)
 }
 
-// remove unregisters c for good.
-func (p *poller) remove(c *wsConn) {
+// remove unregisters s for good.
+func (p *poller) remove(s *Session) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c.pc.dead = true
-	if c.pc.fd == nil || p.conns[c.pc.id] != c {
+	s.rdead = true
+	if p.conns[s.rid] != s {
 		return
 	}
-	delete(p.conns, c.pc.id)
-	_ = c.pc.fd.epollCtl(p.epfd, unix.EPOLL_CTL_DEL, nil)
+	delete(p.conns, s.rid)
+	_ = s.fd.epollCtl(p.epfd, unix.EPOLL_CTL_DEL, nil)
 }
 
 func (p *poller) loop() {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 256)
-	ready := make([]*wsConn, 0, len(events))
+	ready := make([]*Session, 0, len(events))
 	for {
 		n, err := unix.EpollWait(p.epfd, events, -1)
 		if err != nil {
@@ -255,38 +252,43 @@ func (p *poller) loop() {
 				stop = true
 				continue
 			}
-			if c := p.conns[id]; c != nil {
-				ready = append(ready, c)
+			if s := p.conns[id]; s != nil {
+				ready = append(ready, s)
 			}
 		}
 		p.mu.Unlock()
 		if stop {
 			return
 		}
-		for i, c := range ready {
-			p.service(c)
+		for i, s := range ready {
+			p.service(s)
 			ready[i] = nil
 		}
 	}
 }
 
-// service reads what c has, parses it and hands any result to a goroutine.
-func (p *poller) service(c *wsConn) {
-	n, err := c.pc.fd.Read(p.buf)
+// service reads what s has, parses it and hands any result to a goroutine,
+// as its arguments: nothing read is kept in the session.
+func (p *poller) service(s *Session) {
+	var (
+		evs  []wsEvent
+		rerr error
+	)
+	n, err := s.fd.Read(p.buf)
 	switch {
 	case n > 0:
-		c.events, c.err = c.fp.feed(c.events, p.buf[:n])
+		evs, rerr = s.fp.feed(nil, p.buf[:n], int64(s.srv.cfg.MaxPayload))
 	case err == unix.EAGAIN || err == unix.EINTR:
-		p.arm(c) // spurious wake-up
+		p.arm(s) // spurious wake-up
 		return
 	case err == nil:
-		c.err = io.EOF
+		rerr = io.EOF
 	default:
-		c.err = err
+		rerr = err
 	}
-	if len(c.events) == 0 && c.err == nil {
-		p.arm(c) // only part of a frame so far
+	if len(evs) == 0 && rerr == nil {
+		p.arm(s) // only part of a frame so far
 		return
 	}
-	go c.run()
+	go s.runRead(evs, rerr)
 }

@@ -3,10 +3,8 @@
 package engineio
 
 // Without epoll, each WebSocket connection is read by a goroutine of its
-// own (wsConn.readLoop).
+// own (Session.readLoop).
 type poller struct{}
-
-type pollConn struct{ fd *sockFD }
 
 func (srv *Server) polling() bool { return false }
 
@@ -14,6 +12,6 @@ func (srv *Server) pollerFor() *poller { return nil }
 
 func (srv *Server) stopPollers() {}
 
-func (p *poller) add(*wsConn) error { return nil }
-func (p *poller) arm(*wsConn)       {}
-func (p *poller) remove(*wsConn)    {}
+func (p *poller) add(*Session) error { return nil }
+func (p *poller) arm(*Session)       {}
+func (p *poller) remove(*Session)    {}

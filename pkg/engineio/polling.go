@@ -34,34 +34,37 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session)
 		srv.fail(w, http.StatusBadRequest, errBadRequest)
 		return
 	}
-	if s.pollWaiting {
+	// On polling, s.x is set. The upgrade may drop it while this GET
+	// waits: it keeps its own pointer.
+	x := s.x
+	if x.pollWaiting {
 		// Two GETs at once: the protocol treats it as a broken client.
 		s.mu.Unlock()
 		s.close(ReasonOverlap, closeMessage)
 		srv.fail(w, http.StatusBadRequest, errBadRequest)
 		return
 	}
-	s.pollWaiting = true
+	x.pollWaiting = true
 	for {
 		switch {
-		case s.releasePoll:
+		case x.releasePoll:
 			// The client is switching to WebSocket: let go of this GET.
-			s.releasePoll = false
-			s.pollWaiting = false
+			x.releasePoll = false
+			x.pollWaiting = false
 			s.mu.Unlock()
 			writePayload(w, []byte{byte(PacketNoop)})
 			return
 		case s.transport != transportPolling:
 			// Upgraded while this GET waited: polling is over.
-			s.pollWaiting = false
+			x.pollWaiting = false
 			s.mu.Unlock()
 			srv.fail(w, http.StatusBadRequest, errBadRequest)
 			return
 		case len(s.queue) > 0:
 			batch := s.takeQueueLocked()
-			s.pollWaiting = false
-			if s.closed && s.linger != nil {
-				s.linger.Stop()
+			x.pollWaiting = false
+			if s.closed && x.linger != nil {
+				x.linger.Stop()
 				srv.remove(s) // the final packet is collected
 			}
 			s.mu.Unlock()
@@ -69,17 +72,17 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session)
 			srv.stats.PacketsOut.Add(int64(len(batch)))
 			return
 		case s.closed:
-			s.pollWaiting = false
+			x.pollWaiting = false
 			s.mu.Unlock()
 			writePayload(w, []byte{byte(PacketClose)})
 			return
 		}
 		s.mu.Unlock()
 		select {
-		case <-s.pollWake:
+		case <-x.pollWake:
 		case <-r.Context().Done():
 			s.mu.Lock()
-			s.pollWaiting = false
+			x.pollWaiting = false
 			s.mu.Unlock()
 			return
 		}
@@ -88,10 +91,12 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session)
 }
 
 // handlePayload applies a POSTed payload; overlapping POSTs of one session
-// are applied one after the other, in arrival order.
-func (s *Session) handlePayload(body []byte) error {
-	s.readMu.Lock()
-	defer s.readMu.Unlock()
+// are applied one after the other, in arrival order. x is the session's
+// extra state, taken when the POST was accepted: an upgrade completed
+// meanwhile may have dropped s.x.
+func (s *Session) handlePayload(x *sessionExtra, body []byte) error {
+	x.readMu.Lock()
+	defer x.readMu.Unlock()
 	return DecodePayload(body, s.handlePacket)
 }
 
@@ -115,6 +120,7 @@ func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session)
 	s.mu.Lock()
 	done := s.checkPongLocked()
 	refuse := s.transport != transportPolling || s.closed
+	x := s.x // set on polling; kept for handlePayload (see there)
 	s.mu.Unlock()
 	if done != nil {
 		done()
@@ -137,7 +143,7 @@ func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session)
 		return
 	}
 	srv.stats.BytesIn.Add(int64(len(body)))
-	err = s.handlePayload(body)
+	err = s.handlePayload(x, body)
 	if err != nil {
 		srv.stats.Errors.Add(1)
 		reason := ReasonParseError

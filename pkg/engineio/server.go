@@ -202,12 +202,13 @@ func (srv *Server) newSession(r *http.Request, t transportKind) (*Session, []byt
 		srv:       srv,
 		hs:        newHandshake(r),
 		transport: t,
-		fl:        srv.flushers[srv.flushNext.Add(1)%uint32(len(srv.flushers))],
+		flIdx:     srv.flushNext.Add(1) % uint32(len(srv.flushers)),
 	}
 	if t == transportPolling {
-		// Only a polling GET waits on it; a session opened on WebSocket
-		// never has one.
-		s.pollWake = make(chan struct{}, 1)
+		// Only polling GETs, POSTs and the upgrade need it; a session
+		// opened on WebSocket never has one (unless its connection stays
+		// a net.Conn: attachLocked).
+		s.x = &sessionExtra{pollWake: make(chan struct{}, 1)}
 	}
 	srv.mu.Lock()
 	srv.sessions[s.id] = s

@@ -230,7 +230,7 @@ func TestPollingEchoAndClose(t *testing.T) {
 		s := srv.Session(sid)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.pollWaiting
+		return s.x.pollWaiting
 	})
 	post(t, ts.URL, sid, "1")
 	if body := <-got; body != "6" {
@@ -393,7 +393,7 @@ func TestUpgrade(t *testing.T) {
 		s := srv.Session(sid)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.pollWaiting
+		return s.x.pollWaiting
 	})
 	conn := dialWS(t, ts.URL, "&sid="+sid)
 	_ = wsutil.WriteClientText(conn, []byte("2probe"))

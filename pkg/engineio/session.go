@@ -62,6 +62,13 @@ const (
 )
 
 // Session is one Engine.IO connection, whatever transport it is on.
+//
+// Its fields are laid out for an idle WebSocket session, the most common
+// kind by far: what only the polling transport and the upgrade need lives
+// in x, allocated for sessions opened on polling only; the read side of
+// the WebSocket (wsconn.go) and its descriptor (sockFD) are part of the
+// session rather than objects of their own; the small fields come last,
+// together, so that they cost no padding.
 type Session struct {
 	id  string
 	srv *Server
@@ -70,36 +77,97 @@ type Session struct {
 	// data is the handler's per-session value.
 	data any
 
-	// readMu serialises packet handling across overlapping POSTs.
-	readMu sync.Mutex
-
-	mu           sync.Mutex
-	closed       bool
-	transport    transportKind
-	queue        []*Message
-	queuedBytes  int           // of queue and of the batch a flush goroutine is writing
-	pollWaiting  bool          // a GET is parked waiting for packets
-	releasePoll  bool          // answer the parked GET with a noop (upgrade in progress)
-	pollWake     chan struct{} // cap 1; signalled when a parked GET should look again
-	conn         net.Conn      // WebSocket connection, when not taken from Go (fd)
-	fd           *sockFD       // WebSocket descriptor taken from Go (sockfd_linux.go); nil once closed
-	reader       *wsConn       // read side of conn or fd
-	probing      bool          // a WebSocket upgrade is in progress
-	probeConn    net.Conn      // WebSocket being probed during an upgrade
-	writing      bool          // conn: a flush goroutine owns it; fd: it waits for writability
-	fl           *flusher      // writes fd's queue while the kernel takes it
-	scheduled    bool          // in fl's pending list
-	head         int           // bytes of queue[0]'s frame already written
-	closeFrame   []byte        // WebSocket close frame to send after the queue
-	hbDue        int64         // wheel tick when the heartbeat is next handled (heartbeat.go)
-	awaitingPong bool
-	pongDeadline int64       // wheel time when an unanswered ping times out (or will)
-	linger       *time.Timer // keeps a closed polling session findable for its last GET
+	mu          sync.Mutex
+	queue       []*Message
+	queuedBytes int           // of queue and of the batch a flush goroutine is writing
+	x           *sessionExtra // polling, upgrade and net.Conn state; nil for a WebSocket on fd
+	// fd is the WebSocket descriptor taken from Go (sockfd_linux.go), when
+	// hasFD was ever set. It is set once, before the read side starts, and
+	// never changed after: the poller reads it without the session's lock,
+	// and its own state makes calls on it fail once it is closed.
+	fd           sockFD
+	hbDue        int64 // wheel tick when the heartbeat is next handled (heartbeat.go)
+	pongDeadline int64 // wheel time when an unanswered ping times out (or will)
 
 	// The session's links in the heartbeat wheel.
 	hbNext, hbPrev *Session
-	hbSlot         int32
+
+	// The read side of the WebSocket (wsconn.go).
+	rp  *poller     // poller watching fd; nil when read by readLoop (or not yet)
+	rid uint64      // registration in rp; guarded by rp.mu
+	fp  frameParser // owned by whoever reads the connection (one-shot epoll)
+
+	head   int32  // bytes of queue[0]'s frame already written
+	hbSlot int32  // slot in the heartbeat wheel plus one; 0 when out of it
+	flIdx  uint32 // index in srv.flushers of the flusher that writes fd's queue
+
+	closed       bool
+	transport    transportKind
+	hasFD        bool      // fd is ours and not closed yet
+	waitAdded    bool      // fd is in the write waiter's epoll set
+	writing      bool      // conn: a flush goroutine owns it; fd: it waits for writability
+	scheduled    bool      // in the flusher's pending list
+	awaitingPong bool      // a ping went out and its pong has not come back
+	closeCode    closeCode // WebSocket close frame to send after the queue
+	rdead        bool      // removed from rp: never registered again; guarded by rp.mu
 }
+
+// sessionExtra is what a session needs only while it can be on the
+// polling transport or is being upgraded, and the connection of a
+// WebSocket that is not a descriptor of our own. A session opened on
+// WebSocket with a descriptor never has one; an upgraded session drops it
+// once on its descriptor (see probe). Code that may run after the upgrade
+// (a GET or POST that passed its transport check before it) keeps its own
+// pointer to it rather than reading x again. Guarded by the session's mu
+// except readMu.
+type sessionExtra struct {
+	// readMu serialises packet handling across overlapping POSTs.
+	readMu sync.Mutex
+
+	pollWaiting bool          // a GET is parked waiting for packets
+	releasePoll bool          // answer the parked GET with a noop (upgrade in progress)
+	probing     bool          // a WebSocket upgrade is in progress
+	pollWake    chan struct{} // cap 1; signalled when a parked GET should look again
+	probeConn   net.Conn      // WebSocket being probed during an upgrade
+	conn        net.Conn      // WebSocket connection, when not taken from Go (fd)
+	linger      *time.Timer   // keeps a closed polling session findable for its last GET
+}
+
+// closeCode names the close frame a closing WebSocket session sends; 0 is
+// none chosen yet.
+type closeCode uint8
+
+const (
+	closeNone closeCode = iota
+	closeNormal
+	closeGoingAway
+	closeTooBig
+	closeProtocolError
+	closeInternalError
+	closeUnsupportedData
+)
+
+var closeFrames = [...][]byte{
+	closeNone:            nil,
+	closeNormal:          ws.CompiledCloseNormalClosure,
+	closeGoingAway:       ws.CompiledCloseGoingAway,
+	closeTooBig:          ws.CompiledCloseMessageTooBig,
+	closeProtocolError:   ws.CompiledCloseProtocolError,
+	closeInternalError:   ws.CompiledCloseInternalServerError,
+	closeUnsupportedData: ws.CompiledCloseUnsupportedData,
+}
+
+// conn returns the WebSocket connection when it is a net.Conn rather than
+// a descriptor of our own, or nil. The caller holds s.mu.
+func (s *Session) conn() net.Conn {
+	if s.x == nil {
+		return nil
+	}
+	return s.x.conn
+}
+
+// flusher returns the flusher that writes the session's descriptor.
+func (s *Session) flusher() *flusher { return s.srv.flushers[s.flIdx] }
 
 // ID returns the session id sent in the handshake.
 func (s *Session) ID() string { return s.id }
@@ -168,13 +236,13 @@ func (s *Session) sendLocked(ms []*Message) (func(), error) {
 	if s.queuedBytes > s.srv.cfg.MaxBufferedBytes {
 		s.srv.stats.SlowConsumers.Add(1)
 		s.dropQueueLocked()
-		if s.writing && s.conn != nil {
+		if c := s.conn(); s.writing && c != nil {
 			// A flush goroutine may be blocked writing to a client that
 			// does not read: end its write now instead of after
 			// WriteTimeout, so the socket and its buffers go at once.
-			_ = s.conn.SetWriteDeadline(time.Now())
+			_ = c.SetWriteDeadline(time.Now())
 		}
-		if s.writing && s.fd != nil {
+		if s.writing && s.hasFD {
 			// Likewise for a descriptor waiting to be writable: close it
 			// now, without the close frame it could not take either.
 			s.writing = false
@@ -213,7 +281,7 @@ func (s *Session) writeNow(w *rawWriter, ms []*Message, off int) (int, int, erro
 		if s.srv.cfg.NoWriteCoalescing || len(ms)-k == 1 {
 			f := ms[k].wsFrame()[off:]
 			want = len(f)
-			n, err = w.Write(s.fd, f)
+			n, err = w.Write(&s.fd, f)
 		} else {
 			for i, m := range ms[k:min(len(ms), k+maxIovecs)] {
 				f := m.wsFrame()
@@ -223,7 +291,7 @@ func (s *Session) writeNow(w *rawWriter, ms []*Message, off int) (int, int, erro
 				w.iov = append(w.iov, f)
 				want += len(f)
 			}
-			n, err = w.Writev(s.fd)
+			n, err = w.Writev(&s.fd)
 		}
 		for rest := n; rest > 0; {
 			f := len(ms[k].wsFrame()) - off
@@ -254,28 +322,36 @@ func (s *Session) kickLocked() {
 	if s.writing || len(s.queue) == 0 {
 		return
 	}
-	if s.fd != nil {
+	if s.hasFD {
 		s.scheduleLocked()
 		return
 	}
-	if s.conn == nil {
+	c := s.conn()
+	if c == nil {
 		return
 	}
 	s.writing = true
-	go s.flushWebSocket(s.conn)
+	go s.flushWebSocket(c)
 }
 
 // scheduleLocked puts s in its flusher's pending list, once.
 func (s *Session) scheduleLocked() {
 	if !s.scheduled {
 		s.scheduled = true
-		s.fl.add(s)
+		s.flusher().add(s)
 	}
 }
 
+// wakePoll wakes a parked GET, if the session can have one.
 func (s *Session) wakePoll() {
+	if s.x != nil {
+		s.x.wakePoll()
+	}
+}
+
+func (x *sessionExtra) wakePoll() {
 	select {
-	case s.pollWake <- struct{}{}:
+	case x.pollWake <- struct{}{}:
 	default:
 	}
 }
@@ -311,21 +387,21 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 	if final == nil {
 		s.dropQueueLocked() // nothing more reaches the client
 	}
-	if s.probeConn != nil {
-		_ = s.probeConn.Close()
-		s.probeConn = nil
+	if x := s.x; x != nil && x.probeConn != nil {
+		_ = x.probeConn.Close()
+		x.probeConn = nil
 	}
-	if s.transport == transportWebSocket && (s.conn != nil || s.fd != nil) {
-		if s.closeFrame == nil {
-			s.closeFrame = ws.CompiledCloseNormalClosure
+	if c := s.conn(); s.transport == transportWebSocket && (c != nil || s.hasFD) {
+		if s.closeCode == closeNone {
+			s.closeCode = closeNormal
 			if reason == ReasonShutdown {
-				s.closeFrame = ws.CompiledCloseGoingAway
+				s.closeCode = closeGoingAway
 			}
 		}
-		if s.fd != nil {
+		if s.hasFD {
 			// The flusher writes the queue, then the close frame, then
 			// closes the descriptor (flushNow).
-			m := rawFrame(s.closeFrame)
+			m := rawFrame(closeFrames[s.closeCode])
 			s.queue = append(s.queue, m)
 			s.queuedBytes += m.pollingLen() // as flushNow counts it out
 			if !s.writing {
@@ -333,15 +409,16 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 			}
 		} else if !s.writing {
 			s.writing = true
-			go s.flushWebSocket(s.conn)
+			go s.flushWebSocket(c)
 		}
 	} else {
 		s.wakePoll()
 	}
-	if s.transport == transportPolling && final == noopMessage && !s.pollWaiting {
+	if s.transport == transportPolling && final == noopMessage && !s.x.pollWaiting {
 		// The client's next GET (possibly already on its way) collects the
 		// final packet; until then, or lingerTimeout, the sid stays known.
-		s.linger = time.AfterFunc(lingerTimeout, func() { s.srv.remove(s) })
+		// (A session on polling always has x.)
+		s.x.linger = time.AfterFunc(lingerTimeout, func() { s.srv.remove(s) })
 	} else {
 		s.srv.remove(s)
 	}
@@ -418,28 +495,26 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 		s.mu.Lock()
 		// The batch stays counted in queuedBytes until it is written: it
 		// is held in memory all the same.
-		batch, off, size := s.queue, s.head, s.queuedBytes
+		batch, off, size := s.queue, int(s.head), s.queuedBytes
 		s.queue, s.head = nil, 0
 		if len(batch) == 0 {
 			closing := s.closed
-			frame := s.closeFrame
-			reader := s.reader
+			frame := closeFrames[s.closeCode]
 			s.writing = false
 			s.mu.Unlock()
 			if closing {
 				_ = conn.SetWriteDeadline(time.Now().Add(closeFrameTimeout))
 				_, _ = conn.Write(frame)
-				closeConn(conn, reader)
+				_ = conn.Close()
 			}
 			return
 		}
 		s.mu.Unlock()
 		if err := s.writeFrames(conn, batch, off); err != nil {
 			s.srv.stats.Errors.Add(1)
-			s.mu.Lock()
-			reader := s.reader
-			s.mu.Unlock()
-			closeConn(conn, reader)
+			// A net.Conn is read by a goroutine of its own (readLoop),
+			// never by a poller: there is no registration to drop first.
+			_ = conn.Close()
 			s.mu.Lock()
 			s.writing = false
 			done := s.closeLocked(ReasonTransportError, nil)
@@ -456,15 +531,6 @@ func (s *Session) flushWebSocket(conn net.Conn) {
 		s.mu.Unlock()
 		s.srv.stats.PacketsOut.Add(int64(len(batch)))
 	}
-}
-
-// closeConn closes a WebSocket connection after telling its reader's
-// poller to let go of it.
-func closeConn(conn net.Conn, reader *wsConn) {
-	if reader != nil && reader.conn == conn {
-		reader.detach()
-	}
-	_ = conn.Close()
 }
 
 // writeFrames writes the frames of batch, the first from byte off, with

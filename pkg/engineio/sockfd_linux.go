@@ -23,45 +23,48 @@ import (
 // the closing bit, after which no reference is given out, and whoever
 // drops the last reference (Close itself when none is held) closes the
 // number, as Go's internal fdMutex does.
+//
+// A sockFD is part of its Session (8 bytes, no allocation of its own).
+// References are the system calls in flight on it, a handful at most, so
+// 32 bits hold them.
 type sockFD struct {
 	// state is the number of references times 2, plus 1 once closing.
-	state atomic.Uint64
+	state atomic.Uint32
 	fd    int32
-	// waitAdded says fd is in the write waiter's epoll set. Guarded by the
-	// session's mu.
-	waitAdded bool
 }
 
 const fdClosing = 1
 
-// adoptConn duplicates conn's descriptor and closes conn, freeing what Go
-// keeps for it. Closing one of two descriptors of a socket does not shut
-// the connection down. It returns nil, with conn untouched, when conn has
-// no descriptor or it cannot be duplicated (descriptor limit).
-func adoptConn(conn net.Conn) *sockFD {
+// adoptConn duplicates conn's descriptor into f and closes conn, freeing
+// what Go keeps for it. Closing one of two descriptors of a socket does not
+// shut the connection down. It returns false, with conn and f untouched,
+// when conn has no descriptor or it cannot be duplicated (descriptor
+// limit).
+func adoptConn(conn net.Conn, f *sockFD) bool {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
-		return nil
+		return false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil
+		return false
 	}
 	nfd, derr := -1, error(nil)
 	if err := rc.Control(func(fd uintptr) {
 		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
 	}); err != nil || derr != nil {
-		return nil
+		return false
 	}
 	// O_NONBLOCK belongs to the open file, shared by both descriptors:
 	// Go set it; make sure of it all the same, since nothing here may
 	// ever block.
 	if err := unix.SetNonblock(nfd, true); err != nil {
 		_ = unix.Close(nfd)
-		return nil
+		return false
 	}
 	_ = conn.Close()
-	return &sockFD{fd: int32(nfd)}
+	f.fd = int32(nfd)
+	return true
 }
 
 // acquire takes a reference, unless the descriptor is closing.
@@ -80,7 +83,7 @@ func (f *sockFD) acquire() bool {
 // release drops a reference, closing the descriptor if it was the last one
 // and Close was called.
 func (f *sockFD) release() {
-	if f.state.Add(^uint64(1)) == fdClosing { // minus 2
+	if f.state.Add(^uint32(1)) == fdClosing { // minus 2
 		_ = unix.Close(int(f.fd))
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 type sockFD struct{}
 
-func adoptConn(net.Conn) *sockFD { return nil }
+func adoptConn(net.Conn, *sockFD) bool { return false }
 
 func (f *sockFD) Close() error { return nil }
 

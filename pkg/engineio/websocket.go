@@ -119,27 +119,26 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	fd := srv.attachLocked(s, conn)
+	onFD := srv.attachLocked(s, conn)
 	s.mu.Unlock()
 	srv.begin(s)
-	srv.startReading(s, conn, fd, buffered(br))
+	srv.startReading(s, conn, onFD, buffered(br))
 }
 
 // attachLocked makes conn the session's WebSocket connection. On Linux a
-// socket's descriptor is taken from Go (sockFD) when the pollers run, and
-// conn is closed; the descriptor is returned. Otherwise conn stays and nil
+// socket's descriptor is taken from Go (s.fd) when the pollers run, conn
+// is closed and true is returned. Otherwise conn stays, in s.x, and false
 // is returned.
-func (srv *Server) attachLocked(s *Session, conn net.Conn) *sockFD {
-	var fd *sockFD
-	if srv.polling() {
-		fd = adoptConn(conn)
+func (srv *Server) attachLocked(s *Session, conn net.Conn) bool {
+	if srv.polling() && adoptConn(conn, &s.fd) {
+		s.hasFD = true
+		return true
 	}
-	if fd != nil {
-		s.fd = fd
-	} else {
-		s.conn = conn
+	if s.x == nil {
+		s.x = &sessionExtra{}
 	}
-	return fd
+	s.x.conn = conn
+	return false
 }
 
 // buffered returns a copy of the bytes waiting in br, or nil.
@@ -173,12 +172,14 @@ func (srv *Server) upgradeWebSocket(w http.ResponseWriter, r *http.Request, s *S
 		return
 	}
 	s.mu.Lock()
-	if s.closed || s.transport != transportPolling || s.probing {
+	// On polling, s.x is set.
+	if s.closed || s.transport != transportPolling || s.x.probing {
 		s.mu.Unlock()
 		srv.refuseWebSocket(w, r)
 		return
 	}
-	s.probing = true
+	x := s.x
+	x.probing = true
 	s.mu.Unlock()
 	conn, br, resp, err := upgrade(w, r)
 	if err == nil {
@@ -190,7 +191,7 @@ func (srv *Server) upgradeWebSocket(w http.ResponseWriter, r *http.Request, s *S
 	}
 	s.mu.Lock()
 	if err != nil || s.closed {
-		s.probing = false
+		x.probing = false
 		s.mu.Unlock()
 		srv.stats.BadRequests.Add(1)
 		if conn != nil {
@@ -198,25 +199,28 @@ func (srv *Server) upgradeWebSocket(w http.ResponseWriter, r *http.Request, s *S
 		}
 		return
 	}
-	s.probeConn = conn
+	x.probeConn = conn
 	s.mu.Unlock()
 	if br.Buffered() == 0 {
 		// net/http's 4 KiB buffer is more than the probe needs.
 		br = bufio.NewReaderSize(conn, readBufferBytes)
 	}
-	go srv.probe(s, conn, br)
+	go srv.probe(s, x, conn, br)
 }
 
-func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
+// probe runs the upgrade of s, whose extra state is x: s.x is only read
+// while s is on polling, and the upgrade may drop it, so the probe, and its
+// timer that may fire after, keep their own pointer.
+func (srv *Server) probe(s *Session, x *sessionExtra, conn net.Conn, br *bufio.Reader) {
 	fr := frameReader{r: br, max: int64(srv.cfg.MaxPayload)}
 	pong := func(p []byte) { _, _ = conn.Write(ws.MustCompileFrame(ws.NewPongFrame(p))) }
 	fail := func() {
 		_ = conn.Close()
 		s.mu.Lock()
-		if s.probeConn == conn {
-			s.probeConn = nil
+		if x.probeConn == conn {
+			x.probeConn = nil
 		}
-		s.probing = false
+		x.probing = false
 		s.mu.Unlock()
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(srv.cfg.UpgradeTimeout))
@@ -239,12 +243,12 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 	check := func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.closed || s.transport != transportPolling || s.probeConn != conn {
+		if s.closed || s.transport != transportPolling || x.probeConn != conn {
 			return
 		}
-		if s.pollWaiting {
-			s.releasePoll = true
-			s.wakePoll()
+		if x.pollWaiting {
+			x.releasePoll = true
+			x.wakePoll()
 		}
 		release.Reset(releaseCheck)
 	}
@@ -266,39 +270,47 @@ func (srv *Server) probe(s *Session, conn net.Conn, br *bufio.Reader) {
 	}
 	s.transport = transportWebSocket
 	_ = conn.SetReadDeadline(time.Time{})
-	fd := srv.attachLocked(s, conn)
-	s.probeConn = nil
-	s.probing = false
-	s.wakePoll() // a GET still parked learns that polling is over (400)
+	onFD := srv.attachLocked(s, conn)
+	x.probeConn = nil
+	x.probing = false
+	x.wakePoll() // a GET still parked learns that polling is over (400)
+	if onFD {
+		// Polling is over: no GET or POST reads s.x from now on (they
+		// check the transport first, under mu; one that checked before
+		// holds x itself), nor does this probe's timer (it holds x, and
+		// stops at the transport check). The upgraded session is then as
+		// small as one opened on WebSocket. With a net.Conn, x holds it.
+		s.x = nil
+	}
 	if len(s.queue) > 0 {
 		s.kickLocked()
 	}
 	s.mu.Unlock()
 	srv.stats.Upgrades.Add(1)
-	srv.startReading(s, conn, fd, buffered(br))
+	srv.startReading(s, conn, onFD, buffered(br))
 }
 
 func (srv *Server) closeOnReadError(s *Session, err error) {
-	reason, frame := ReasonTransportError, []byte(nil)
+	reason, frame := ReasonTransportError, closeNone
 	switch {
 	case errors.Is(err, errPeerClosed), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		reason = ReasonTransportClose
 	case errors.Is(err, errFrameTooBig):
-		reason, frame = ReasonParseError, ws.CompiledCloseMessageTooBig
+		reason, frame = ReasonParseError, closeTooBig
 	case errors.Is(err, errBadFrame):
-		reason, frame = ReasonParseError, ws.CompiledCloseProtocolError
+		reason, frame = ReasonParseError, closeProtocolError
 	case errors.Is(err, errHandlerPanic):
-		reason, frame = ReasonHandlerError, ws.CompiledCloseInternalServerError
+		reason, frame = ReasonHandlerError, closeInternalError
 	case errors.Is(err, ErrInvalidPacket):
-		reason, frame = ReasonParseError, ws.CompiledCloseUnsupportedData
+		reason, frame = ReasonParseError, closeUnsupportedData
 	}
 	if reason != ReasonTransportClose {
 		srv.stats.Errors.Add(1)
 		srv.cfg.Logger.Debug("engineio: closing websocket", "sid", s.id, "err", err)
 	}
 	s.mu.Lock()
-	if frame != nil && s.closeFrame == nil {
-		s.closeFrame = frame
+	if frame != closeNone && s.closeCode == closeNone {
+		s.closeCode = frame
 	}
 	done := s.closeLocked(reason, nil)
 	s.mu.Unlock()

@@ -94,13 +94,13 @@ func (ww *writeWaiter) wait(s *Session, f *sockFD, timeout time.Duration) bool {
 		return false
 	}
 	op := unix.EPOLL_CTL_MOD
-	if !f.waitAdded {
+	if !s.waitAdded {
 		op = unix.EPOLL_CTL_ADD
 	}
 	if err := f.epollCtl(ww.epfd, op, &ev); err != nil {
 		return false
 	}
-	f.waitAdded = true
+	s.waitAdded = true
 	ww.waiting[f.fd] = waitEntry{s: s, deadline: deadline}
 	if len(ww.waiting) == 1 || deadline < ww.next {
 		ww.next = deadline
@@ -114,7 +114,7 @@ func (ww *writeWaiter) wait(s *Session, f *sockFD, timeout time.Duration) bool {
 // remove forgets s's descriptor f before it is closed. The caller holds
 // s.mu.
 func (ww *writeWaiter) remove(s *Session, f *sockFD) {
-	if !f.waitAdded {
+	if !s.waitAdded {
 		return
 	}
 	ww.mu.Lock()
@@ -123,7 +123,7 @@ func (ww *writeWaiter) remove(s *Session, f *sockFD) {
 	}
 	ww.mu.Unlock()
 	_ = f.epollCtl(ww.epfd, unix.EPOLL_CTL_DEL, nil)
-	f.waitAdded = false
+	s.waitAdded = false
 }
 
 // poke wakes the goroutine.

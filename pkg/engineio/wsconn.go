@@ -35,9 +35,17 @@ type wsEvent struct {
 // frameParser is an incremental reader of client frames: it takes the bytes
 // of the stream in pieces of any size and returns complete messages,
 // reassembling fragmented ones. It enforces the same rules as frameReader.
+//
+// Between complete frames, which is how an idle connection always is, it
+// keeps nothing: its state lives in a parseState allocated only while a
+// frame or a fragmented message is incomplete, so that it costs an idle
+// session one pointer.
 type frameParser struct {
-	max int64
+	st *parseState
+}
 
+// parseState is what a frameParser keeps between reads.
+type parseState struct {
 	partial []byte    // bytes of the incomplete frame, header included
 	h       ws.Header // header of partial, once complete
 	hl      int       // length of that header; 0 while incomplete
@@ -45,6 +53,31 @@ type frameParser struct {
 	msg []byte    // fragmented message being reassembled
 	op  ws.OpCode // its opcode
 	in  bool      // inside a fragmented message
+}
+
+// idle reports whether st keeps nothing.
+func (st *parseState) idle() bool { return len(st.partial) == 0 && !st.in }
+
+// feed parses b, appending to dst every complete message and every ping
+// found; no message may exceed max bytes. It never keeps a reference to b.
+// After an error the stream is unusable; the events before it are valid.
+func (p *frameParser) feed(dst []wsEvent, b []byte, max int64) ([]wsEvent, error) {
+	if p.st != nil {
+		dst, err := p.st.feed(dst, b, max)
+		if p.st.idle() {
+			p.st = nil
+		}
+		return dst, err
+	}
+	// Usually b ends on a frame boundary and nothing is left to keep: the
+	// state is then never on the heap.
+	var st parseState
+	dst, err := st.feed(dst, b, max)
+	if !st.idle() {
+		kept := st
+		p.st = &kept
+	}
+	return dst, err
 }
 
 // partialCap bounds the first allocation for an incomplete frame, so that a
@@ -101,7 +134,7 @@ func parseHeader(b []byte) (ws.Header, int) {
 
 // check applies the protocol rules that can be decided from a header alone,
 // before any of the payload is kept.
-func (p *frameParser) check(h ws.Header) error {
+func (p *parseState) check(h ws.Header, max int64) error {
 	if h.Rsv != 0 || !h.Masked || h.Length < 0 {
 		return errBadFrame
 	}
@@ -111,7 +144,7 @@ func (p *frameParser) check(h ws.Header) error {
 		}
 		return nil
 	}
-	if int64(len(p.msg))+h.Length > p.max {
+	if int64(len(p.msg))+h.Length > max {
 		return errFrameTooBig
 	}
 	switch h.OpCode {
@@ -129,10 +162,8 @@ func (p *frameParser) check(h ws.Header) error {
 	return nil
 }
 
-// feed parses b, appending to dst every complete message and every ping
-// found. It never keeps a reference to b. After an error the stream is
-// unusable; the events before it are valid.
-func (p *frameParser) feed(dst []wsEvent, b []byte) ([]wsEvent, error) {
+// feed is frameParser.feed on the state kept so far.
+func (p *parseState) feed(dst []wsEvent, b []byte, max int64) ([]wsEvent, error) {
 	var err error
 	for {
 		if len(p.partial) == 0 {
@@ -144,7 +175,7 @@ func (p *frameParser) feed(dst []wsEvent, b []byte) ([]wsEvent, error) {
 				return dst, nil
 			}
 			h, hl := parseHeader(b)
-			if err = p.check(h); err != nil {
+			if err = p.check(h, max); err != nil {
 				return dst, err
 			}
 			total := hl + int(h.Length)
@@ -175,7 +206,7 @@ func (p *frameParser) feed(dst []wsEvent, b []byte) ([]wsEvent, error) {
 				continue
 			}
 			h, hl := parseHeader(p.partial)
-			if err = p.check(h); err != nil {
+			if err = p.check(h, max); err != nil {
 				return dst, err
 			}
 			p.h, p.hl = h, hl
@@ -205,7 +236,7 @@ func (p *frameParser) feed(dst []wsEvent, b []byte) ([]wsEvent, error) {
 
 // frame applies one complete frame; owned says whether payload may be kept
 // (it was allocated for this frame) or must be copied.
-func (p *frameParser) frame(dst []wsEvent, h ws.Header, payload []byte, owned bool) ([]wsEvent, error) {
+func (p *parseState) frame(dst []wsEvent, h ws.Header, payload []byte, owned bool) ([]wsEvent, error) {
 	ws.Cipher(payload, h.Mask, 0)
 	if h.OpCode.IsControl() {
 		switch h.OpCode {
@@ -236,74 +267,59 @@ func (p *frameParser) frame(dst []wsEvent, h ws.Header, payload []byte, owned bo
 	return dst, nil
 }
 
-// wsConn is the read side of a session on WebSocket.
-type wsConn struct {
-	srv  *Server
-	s    *Session
-	conn net.Conn // read by readLoop; nil when the poller reads pc.fd
-	p    *poller  // nil when read by its own goroutine (readLoop)
-	pc   pollConn
-
-	fp frameParser
-
-	// Handed from the poller to run: what the last read produced.
-	events []wsEvent
-	err    error
-}
+// The read side of a session on WebSocket is part of the Session (rp, rid,
+// rdead, fp): a poller watches s.fd (poller_linux.go) or, for a net.Conn,
+// a goroutine of its own reads it (readLoop). What one read produced is
+// handed to the goroutine applying it as the arguments of that goroutine,
+// not kept in the session.
 
 // startReading attaches the read side to a session now on WebSocket: a
-// poller reads fd when it is not nil, a goroutine of its own reads conn
+// poller reads s.fd when onFD is set, a goroutine of its own reads conn
 // otherwise. initial holds bytes the client sent along with the last
 // request or frame read before (it may be nil); it is parsed first.
-func (srv *Server) startReading(s *Session, conn net.Conn, fd *sockFD, initial []byte) {
-	c := &wsConn{srv: srv, s: s, fp: frameParser{max: int64(srv.cfg.MaxPayload)}}
-	if fd != nil {
-		c.pc.fd = fd
-		c.p = srv.pollerFor()
-	} else {
-		c.conn = conn
+func (srv *Server) startReading(s *Session, conn net.Conn, onFD bool, initial []byte) {
+	var p *poller
+	if onFD {
+		p = srv.pollerFor()
 	}
 	s.mu.Lock()
-	s.reader = c
+	s.rp = p // read by detach, under mu, and by the reading goroutines
 	s.mu.Unlock()
 	if len(initial) > 0 {
-		evs, err := c.fp.feed(nil, initial)
-		if !c.handle(evs, err) {
+		evs, err := s.fp.feed(nil, initial, int64(srv.cfg.MaxPayload))
+		if !s.handleRead(evs, err) {
 			return
 		}
 	}
-	if c.p == nil {
-		if fd != nil {
-			c.fail(errPollerClosed) // shutting down
+	if p == nil {
+		if onFD {
+			s.readFailed(errPollerClosed) // shutting down
 			return
 		}
-		go c.readLoop()
+		go s.readLoop(conn)
 		return
 	}
-	if err := c.p.add(c); err != nil {
-		c.fail(err)
+	if err := p.add(s); err != nil {
+		s.readFailed(err)
 	}
 }
 
-// run applies what the poller read, then lets the poller read again.
-func (c *wsConn) run() {
-	evs, err := c.events, c.err
-	c.events, c.err = nil, nil
-	if c.handle(evs, err) {
-		c.p.arm(c)
+// runRead applies what the poller read, then lets the poller read again.
+func (s *Session) runRead(evs []wsEvent, err error) {
+	if s.handleRead(evs, err) {
+		s.rp.arm(s)
 	}
 }
 
-// handle applies evs in order, then err if not nil. It reports whether the
-// connection is to be read further.
-func (c *wsConn) handle(evs []wsEvent, err error) bool {
-	s := c.s
+// handleRead applies evs in order, then err if not nil. It reports whether
+// the connection is to be read further.
+func (s *Session) handleRead(evs []wsEvent, err error) bool {
 	for _, e := range evs {
 		if e.op == ws.OpPing {
 			_ = s.Send(rawFrame(ws.MustCompileFrame(ws.NewPongFrame(e.data))))
 			continue
 		}
-		c.srv.stats.BytesIn.Add(int64(len(e.data)))
+		s.srv.stats.BytesIn.Add(int64(len(e.data)))
 		var (
 			p    Packet
 			perr error
@@ -311,50 +327,52 @@ func (c *wsConn) handle(evs []wsEvent, err error) bool {
 		if e.op == ws.OpBinary {
 			p = Packet{Type: PacketMessage, Binary: true, Data: e.data}
 		} else if p, perr = DecodePacket(e.data, false); perr != nil {
-			c.fail(perr)
+			s.readFailed(perr)
 			return false
 		}
 		if perr := s.handlePacket(p); perr != nil {
-			c.fail(perr)
+			s.readFailed(perr)
 			return false
 		}
 	}
 	if err != nil {
-		c.fail(err)
+		s.readFailed(err)
 		return false
 	}
 	return true
 }
 
-// fail stops reading and closes the session for a read error.
-func (c *wsConn) fail(err error) {
-	c.detach()
-	c.srv.closeOnReadError(c.s, err)
+// readFailed stops reading and closes the session for a read error.
+func (s *Session) readFailed(err error) {
+	s.detach()
+	s.srv.closeOnReadError(s, err)
 }
 
 // detach stops readiness notifications for the connection; the owner of
-// the connection calls it before closing it. It may be called more than once.
-func (c *wsConn) detach() {
-	if c.p != nil {
-		c.p.remove(c)
+// the connection calls it before closing it. It may be called more than
+// once.
+func (s *Session) detach() {
+	if s.rp != nil {
+		s.rp.remove(s)
 	}
 }
 
-// readLoop reads the connection with a goroutine of its own, for
-// connections a poller cannot watch.
-func (c *wsConn) readLoop() {
+// readLoop reads conn with a goroutine of its own, for connections a
+// poller cannot watch.
+func (s *Session) readLoop(conn net.Conn) {
 	buf := make([]byte, readBufferBytes)
+	max := int64(s.srv.cfg.MaxPayload)
 	for {
-		n, err := c.conn.Read(buf)
+		n, err := conn.Read(buf)
 		var evs []wsEvent
 		var perr error
 		if n > 0 {
-			evs, perr = c.fp.feed(nil, buf[:n])
+			evs, perr = s.fp.feed(nil, buf[:n], max)
 		}
 		if perr == nil && err != nil {
 			perr = err
 		}
-		if !c.handle(evs, perr) {
+		if !s.handleRead(evs, perr) {
 			return
 		}
 	}

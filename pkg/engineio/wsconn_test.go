@@ -51,13 +51,13 @@ func oracle(in []byte, max int64) ([]wsEvent, error) {
 }
 
 // feedChunks feeds in cut at the given offsets (ascending).
-func feedChunks(p *frameParser, in []byte, cuts ...int) ([]wsEvent, error) {
+func feedChunks(p *frameParser, max int64, in []byte, cuts ...int) ([]wsEvent, error) {
 	var evs []wsEvent
 	prev := 0
 	for _, c := range append(cuts, len(in)) {
 		chunk := append([]byte(nil), in[prev:c]...) // the parser must not keep it
 		var err error
-		evs, err = p.feed(evs, chunk)
+		evs, err = p.feed(evs, chunk, max)
 		for i := range chunk {
 			chunk[i] = 0xAA
 		}
@@ -88,8 +88,8 @@ func TestFrameParserSplitAtEveryByte(t *testing.T) {
 	}
 	wantS := describe(want)
 	// All in one read.
-	p := frameParser{max: 1 << 20}
-	got, err := feedChunks(&p, parserStream)
+	p := frameParser{}
+	got, err := feedChunks(&p, 1<<20, parserStream)
 	if err != nil || describe(got) != wantS {
 		t.Fatalf("one read: %v\n got %.200s\nwant %.200s", err, describe(got), wantS)
 	}
@@ -98,34 +98,34 @@ func TestFrameParserSplitAtEveryByte(t *testing.T) {
 		if cut > 400 && cut < len(parserStream)-40 && cut%97 != 0 {
 			continue // the long frame's middle: a sample is enough
 		}
-		p := frameParser{max: 1 << 20}
-		got, err := feedChunks(&p, parserStream, cut)
+		p := frameParser{}
+		got, err := feedChunks(&p, 1<<20, parserStream, cut)
 		if err != nil || describe(got) != wantS {
 			t.Fatalf("cut at %d: %v", cut, err)
 		}
-		if p.partial != nil || p.msg != nil || p.in {
+		if p.st != nil {
 			t.Fatalf("cut at %d: state kept after a complete stream", cut)
 		}
 	}
-	p = frameParser{max: 1 << 20}
+	p = frameParser{}
 	cuts := make([]int, 0, len(parserStream))
 	for i := 1; i < len(parserStream); i++ {
 		cuts = append(cuts, i)
 	}
-	got, err = feedChunks(&p, parserStream, cuts...)
+	got, err = feedChunks(&p, 1<<20, parserStream, cuts...)
 	if err != nil || describe(got) != wantS {
 		t.Fatalf("byte by byte: %v", err)
 	}
 }
 
 func TestFrameParserKeepsNothingWhenIdle(t *testing.T) {
-	p := frameParser{max: 100}
+	p := frameParser{}
 	in := frames(maskedFrame(ws.OpText, true, []byte("4a")), maskedFrame(ws.OpText, true, []byte("4b")))
-	evs, err := p.feed(nil, in)
+	evs, err := p.feed(nil, in, 100)
 	if err != nil || len(evs) != 2 || string(evs[0].data) != "4a" || string(evs[1].data) != "4b" {
 		t.Fatalf("got %s, %v", describe(evs), err)
 	}
-	if p.partial != nil || p.msg != nil {
+	if p.st != nil {
 		t.Fatal("buffers kept between complete frames")
 	}
 	// Delivered data does not alias the input.
@@ -162,12 +162,12 @@ func TestFrameParserErrors(t *testing.T) {
 		"close after message":   {frames(maskedFrame(ws.OpText, true, []byte("4a")), maskedFrame(ws.OpClose, true, nil)), errPeerClosed, 1},
 	} {
 		for cut := 0; cut <= len(tc.in); cut++ {
-			p := frameParser{max: 100}
+			p := frameParser{}
 			var cuts []int
 			if cut > 0 && cut < len(tc.in) {
 				cuts = []int{cut}
 			}
-			evs, err := feedChunks(&p, tc.in, cuts...)
+			evs, err := feedChunks(&p, 100, tc.in, cuts...)
 			if !errors.Is(err, tc.want) || len(evs) != tc.evs {
 				t.Fatalf("%s (cut %d): %d events, err %v; want %v", name, cut, len(evs), err, tc.want)
 			}
@@ -184,8 +184,8 @@ func TestFrameParserControlBetweenFragments(t *testing.T) {
 		maskedFrame(ws.OpContinuation, true, []byte{3}),
 	)
 	for cut := 0; cut < len(in); cut++ {
-		p := frameParser{max: 100}
-		evs, err := feedChunks(&p, in, cut)
+		p := frameParser{}
+		evs, err := feedChunks(&p, 100, in, cut)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,8 +202,8 @@ func BenchmarkFrameParser(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		copy(buf, in)
-		p := frameParser{max: 1 << 20}
-		evs, _ = p.feed(evs[:0], buf)
+		p := frameParser{}
+		evs, _ = p.feed(evs[:0], buf, 1<<20)
 	}
 }
 
@@ -217,14 +217,14 @@ func FuzzFrameParser(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
 		const max = 1 << 12
 		want, werr := oracle(in, max)
-		p := frameParser{max: max}
+		p := frameParser{}
 		var cuts []int
 		if step > 0 {
 			for c := int(step); c < len(in); c += int(step) {
 				cuts = append(cuts, c)
 			}
 		}
-		got, err := feedChunks(&p, in, cuts...)
+		got, err := feedChunks(&p, max, in, cuts...)
 		if !errors.Is(err, werr) && !(werr == nil && err == nil) {
 			t.Fatalf("error %v, frameReader says %v", err, werr)
 		}
