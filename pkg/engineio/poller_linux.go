@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,6 +38,8 @@ type poller struct {
 	nextID uint64
 
 	buf []byte // shared by every connection of the poller
+
+	spawned atomic.Int64 // reads handed to a goroutine (tests)
 
 	done chan struct{}
 }
@@ -290,5 +293,10 @@ func (p *poller) service(s *Session) {
 		p.arm(s) // only part of a frame so far
 		return
 	}
+	if rerr == nil && s.handlePongs(evs) {
+		p.arm(s)
+		return
+	}
+	p.spawned.Add(1)
 	go s.runRead(evs, rerr)
 }

@@ -203,3 +203,59 @@ func TestWebSocketHandshakeResponse(t *testing.T) {
 		})
 	}
 }
+
+func spawnedReads(srv *Server) int64 {
+	srv.pollMu.Lock()
+	defer srv.pollMu.Unlock()
+	var n int64
+	for _, p := range srv.pollers {
+		n += p.spawned.Load()
+	}
+	return n
+}
+
+// Pongs are handled by the poller itself: a heartbeat starts no goroutine,
+// and it still keeps the session alive; a message still goes to the
+// handler on a goroutine.
+func TestPongsHandledWithoutGoroutine(t *testing.T) {
+	rec := newRecorder()
+	srv, ts := newTestServer(t, Config{PingInterval: 30 * time.Millisecond, PingTimeout: 200 * time.Millisecond}, rec)
+	conn := dialWS(t, ts.URL, "")
+	readText(t, conn)
+	waitFor(t, func() bool { return pollerConns(srv) == 1 })
+	before := spawnedReads(srv)
+	const pings = 5 // 5 × PingInterval is longer than PingTimeout: pongs must count
+	for range pings {
+		if got := readText(t, conn); got != "2" {
+			t.Fatalf("got %q, want ping", got)
+		}
+		if err := wsutil.WriteClientText(conn, []byte("3")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := spawnedReads(srv) - before; n != 0 {
+		t.Fatalf("%d goroutines started for %d pongs", n, pings)
+	}
+	if err := wsutil.WriteClientText(conn, []byte("4echo")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		got := readText(t, conn)
+		if got == "2" {
+			_ = wsutil.WriteClientText(conn, []byte("3"))
+			continue
+		}
+		if got != "4echo" {
+			t.Fatalf("got %q, want the echo", got)
+		}
+		break
+	}
+	if spawnedReads(srv) == before {
+		t.Fatal("a message was not handed to a goroutine")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.closed) != 0 {
+		t.Fatalf("session closed: %v", rec.closed)
+	}
+}

@@ -503,8 +503,12 @@ func TestVolatileDroppedPastSoftBound(t *testing.T) {
 				}
 				want = "4" + tc.queued
 			}
-			if err := s.Send(&Message{Type: PacketMessage, Data: []byte("count"), Volatile: true}); err != nil {
-				t.Fatal(err)
+			var wantErr error
+			if tc.dropped {
+				wantErr = ErrVolatileDropped
+			}
+			if err := s.Send(&Message{Type: PacketMessage, Data: []byte("count"), Volatile: true}); err != wantErr {
+				t.Fatalf("volatile send: %v, want %v", err, wantErr)
 			}
 			if err := s.Send(NewTextMessage([]byte("chat"))); err != nil {
 				t.Fatal(err)

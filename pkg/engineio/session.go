@@ -30,6 +30,10 @@ type Handler interface {
 var (
 	ErrSessionClosed = errors.New("engineio: session closed")
 	ErrSlowConsumer  = errors.New("engineio: send buffer full")
+	// ErrVolatileDropped says a Volatile batch was not queued because the
+	// session is behind; the session stays open. An error, so that callers
+	// counting deliveries do not count it.
+	ErrVolatileDropped = errors.New("engineio: volatile message dropped, session behind")
 )
 
 // lingerTimeout bounds how long a closed polling session waits for the GET
@@ -205,7 +209,7 @@ func (s *Session) Send(m *Message) error {
 // SendBatch queues several messages atomically, in order (a Socket.IO
 // packet and its binary attachments must not be interleaved with others).
 // A batch holding a Volatile message is dropped whole when the session is
-// behind (see Config.VolatileBufferedBytes); that is not an error.
+// behind (see Config.VolatileBufferedBytes), with ErrVolatileDropped.
 func (s *Session) SendBatch(ms ...*Message) error {
 	s.mu.Lock()
 	done, err := s.sendLocked(ms)
@@ -227,7 +231,7 @@ func (s *Session) sendLocked(ms []*Message) (func(), error) {
 	}
 	if s.queuedBytes >= s.srv.cfg.VolatileBufferedBytes && volatile(ms) {
 		s.srv.stats.VolatileDropped.Add(int64(len(ms)))
-		return nil, nil
+		return nil, ErrVolatileDropped
 	}
 	for _, m := range ms {
 		s.queue = append(s.queue, m)
