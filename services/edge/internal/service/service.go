@@ -248,12 +248,16 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// The outbox outlives ctx: Shutdown below drains it, then it stops.
 	s.outbox.Start(context.WithoutCancel(ctx))
+	// Its own context: when the listener fails on its own, ctx is still
+	// live and Serve must not wait for it.
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
 	heartbeatDone := make(chan struct{})
 	go func() {
 		defer close(heartbeatDone)
-		s.heartbeat(ctx)
+		s.heartbeat(hbCtx)
 	}()
 	defer func() {
+		stopHeartbeat()
 		<-heartbeatDone
 		// Close, not just the context: Run can return before the router
 		// has logged its last line, Close only after it, so nothing of

@@ -310,6 +310,68 @@ func TestRunFailsWhenAddressTaken(t *testing.T) {
 	}
 }
 
+// failingListener accepts until told to fail, then fails every Accept.
+type failingListener struct {
+	net.Listener
+	fail chan struct{}
+}
+
+var errListenerBroke = errors.New("listener broke")
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	select {
+	case <-l.fail:
+		return nil, errListenerBroke
+	default:
+	}
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := l.Listener.Accept()
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-l.fail:
+		return nil, errListenerBroke
+	}
+}
+
+// A listener that fails on its own ends Serve with its error while the
+// caller's context is still live: the sessions are closed and nothing (the
+// lease heartbeat) keeps Serve waiting for a context nobody cancels.
+func TestServeReturnsWhenListenerFails(t *testing.T) {
+	svc, err := New(t.Context(), newTestConfig(t, nil), bus.NewMemory(testLogger(t)), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	ln := &failingListener{Listener: inner, fail: make(chan struct{})}
+	served := make(chan error, 1)
+	go func() { served <- svc.Serve(t.Context(), ln) }()
+	client := handshake(t, "http://"+inner.Addr().String())
+	if reply := client.connect(""); !strings.HasPrefix(reply, "40{") {
+		t.Fatalf("connect: %q", reply)
+	}
+	close(ln.fail)
+	select {
+	case err := <-served:
+		if !errors.Is(err, errListenerBroke) {
+			t.Fatalf("Serve: %v, want the listener's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after its listener failed")
+	}
+}
+
 func TestGracefulShutdown(t *testing.T) {
 	const timeout = 2 * time.Second
 	svc, err := New(t.Context(), newTestConfig(t, map[string]string{"SHUTDOWN_TIMEOUT": timeout.String()}), bus.NewMemory(testLogger(t)), testLogger(t))
