@@ -218,9 +218,27 @@ func (srv *Server) newSession(r *http.Request, t transportKind) (*Session, []byt
 	return s, srv.openPacket(s.id, t == transportPolling)
 }
 
-// begin hands the session to the handler and starts its heartbeat.
+// begin hands the session to the handler and starts its heartbeat. A
+// session closed before begin (server shutdown) is never shown to the
+// handler; one closed while OnOpen runs gets its OnClose once OnOpen has
+// returned, never before or during it.
 func (srv *Server) begin(s *Session) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.open = openRunning
+	s.mu.Unlock()
 	srv.handler.OnOpen(s)
+	s.mu.Lock()
+	s.open = openDone
+	late := s.lateClose
+	s.mu.Unlock()
+	if late != 0 {
+		srv.handler.OnClose(s, closeReasons[late-1])
+		return
+	}
 	s.startHeartbeat()
 }
 

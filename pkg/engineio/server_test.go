@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -526,6 +527,82 @@ func TestVolatileDroppedPastSoftBound(t *testing.T) {
 			}
 			if got := srv.stats.VolatileDropped.Load(); got != n {
 				t.Fatalf("volatile dropped %d, want %d", got, n)
+			}
+		})
+	}
+}
+
+// orderSpy records the handler calls of every session, in order.
+type orderSpy struct {
+	mu      sync.Mutex
+	calls   []string
+	onOpen  func(s *Session)
+	opening atomic.Bool
+}
+
+func (o *orderSpy) record(c string) {
+	o.mu.Lock()
+	o.calls = append(o.calls, c)
+	o.mu.Unlock()
+}
+
+func (o *orderSpy) OnOpen(s *Session) {
+	o.opening.Store(true)
+	o.record("open")
+	if o.onOpen != nil {
+		o.onOpen(s)
+	}
+	o.opening.Store(false)
+}
+
+func (o *orderSpy) OnMessage(*Session, []byte, bool) {}
+
+func (o *orderSpy) OnClose(_ *Session, reason string) {
+	if o.opening.Load() {
+		o.record("close during open")
+		return
+	}
+	o.record("close: " + reason)
+}
+
+func (o *orderSpy) got() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Join(o.calls, ", ")
+}
+
+// The handler sees OnOpen before OnClose, each once, whenever the close
+// comes: never for a session closed before it began (shutdown racing an
+// open), after OnOpen returned for one closed while OnOpen ran.
+func TestHandlerCallOrderAroundOpen(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/?EIO=4&transport=websocket", nil)
+	tests := []struct {
+		name   string
+		before bool             // close before begin
+		during func(s *Session) // OnOpen does this
+		want   string
+	}{
+		{name: "closed before begin", before: true, want: ""},
+		{name: "closed while opening", during: func(s *Session) { s.Close() }, want: "open, close: " + ReasonServerClose},
+		{name: "closed after opening", want: "open, close: " + ReasonServerClose},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spy := &orderSpy{onOpen: tt.during}
+			srv := NewServer(Config{PingInterval: time.Minute}, spy)
+			t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+			s, _ := srv.newSession(r, transportWebSocket)
+			if tt.before {
+				s.Close()
+			}
+			srv.begin(s)
+			s.Close()
+			s.Close()
+			if got := spy.got(); got != tt.want {
+				t.Fatalf("calls %q, want %q", got, tt.want)
+			}
+			if got := srv.Stats().Sessions.Load(); got != 0 {
+				t.Fatalf("%d sessions left", got)
 			}
 		})
 	}

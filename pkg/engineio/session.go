@@ -114,6 +114,34 @@ type Session struct {
 	awaitingPong bool      // a ping went out and its pong has not come back
 	closeCode    closeCode // WebSocket close frame to send after the queue
 	rdead        bool      // removed from rp: never registered again; guarded by rp.mu
+	open         openState // where the handler's OnOpen is (begin)
+	lateClose    uint8     // closed while OnOpen ran: 1 + index in closeReasons
+}
+
+// openState orders the handler's calls: OnClose only after OnOpen has
+// returned, and neither for a session closed before it began (a shutdown
+// racing a WebSocket open).
+type openState uint8
+
+const (
+	openNotYet  openState = iota // begin has not run: a close calls no handler
+	openRunning                  // OnOpen is running: a close is reported after it
+	openDone                     // OnOpen returned: a close calls OnClose
+)
+
+// closeReasons are the reasons a session can close with, for lateClose.
+var closeReasons = [...]string{
+	ReasonClientClose, ReasonServerClose, ReasonPingTimeout, ReasonTransportClose, ReasonTransportError,
+	ReasonParseError, ReasonSlowConsumer, ReasonOverlap, ReasonShutdown, ReasonHandlerError,
+}
+
+func closeReasonCode(reason string) uint8 {
+	for i, r := range closeReasons {
+		if r == reason {
+			return uint8(i + 1)
+		}
+	}
+	return 2 // ReasonServerClose, for a reason not listed (none is today)
 }
 
 // sessionExtra is what a session needs only while it can be on the
@@ -425,6 +453,13 @@ func (s *Session) closeLocked(reason string, final *Message) func() {
 		s.x.linger = time.AfterFunc(lingerTimeout, func() { s.srv.remove(s) })
 	} else {
 		s.srv.remove(s)
+	}
+	switch s.open {
+	case openNotYet:
+		return nil
+	case openRunning:
+		s.lateClose = closeReasonCode(reason)
+		return nil
 	}
 	return func() {
 		s.srv.handler.OnClose(s, reason)
