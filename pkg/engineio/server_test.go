@@ -345,18 +345,13 @@ func TestWebSocketPingTimeout(t *testing.T) {
 func TestSlowConsumerIsDisconnected(t *testing.T) {
 	rec := newRecorder()
 	rec.noEcho = true
-	srv, ts := newTestServer(t, Config{MaxBufferedBytes: 64 << 10, WriteTimeout: 200 * time.Millisecond}, rec)
+	// The session as the application gets it, from OnOpen: a session
+	// closed before it began is never reported (see begin).
+	opened := make(chan *Session, 1)
+	_, ts := newTestServer(t, Config{MaxBufferedBytes: 64 << 10, WriteTimeout: 200 * time.Millisecond}, &openSpy{recorder: rec, opened: opened})
 	conn := dialWS(t, ts.URL, "")
 	readText(t, conn)
-	var s *Session
-	waitFor(t, func() bool {
-		srv.mu.RLock()
-		defer srv.mu.RUnlock()
-		for _, x := range srv.sessions {
-			s = x
-		}
-		return s != nil
-	})
+	s := <-opened
 	msg := NewTextMessage(bytes.Repeat([]byte("x"), 16<<10))
 	var err error
 	for i := 0; i < 100_000 && err == nil; i++ {
@@ -424,10 +419,16 @@ func TestUpgrade(t *testing.T) {
 
 func TestShutdownClosesSessions(t *testing.T) {
 	rec := newRecorder()
-	srv, ts := newTestServer(t, Config{}, rec)
+	opened := make(chan *Session, 2)
+	srv, ts := newTestServer(t, Config{}, &openSpy{recorder: rec, opened: opened})
 	conn := dialWS(t, ts.URL, "")
 	readText(t, conn)
 	sid := handshake(t, ts.URL)
+	// Both sessions reached the handler (the client reads the open packet
+	// of a WebSocket before OnOpen runs); one closed before that would not
+	// be reported to it at all (TestHandlerCallOrderAroundOpen).
+	<-opened
+	<-opened
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
