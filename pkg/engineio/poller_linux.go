@@ -3,7 +3,6 @@
 package engineio
 
 import (
-	"encoding/binary"
 	"io"
 	"net"
 	"runtime"
@@ -30,8 +29,7 @@ import (
 // between. Each event gets one read of up to pollBufferBytes, so a busy
 // connection cannot starve the others of its poller.
 type poller struct {
-	epfd int
-	wake int // eventfd that ends wait
+	wakeableEpoll // a poke ends the loop
 
 	mu     sync.Mutex
 	conns  map[uint64]*Session
@@ -54,29 +52,18 @@ const (
 )
 
 func newPoller() (*poller, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		_ = unix.Close(epfd)
-		return nil, err
-	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN}
 	setEventID(&ev, wakeID)
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
-		_ = unix.Close(wake)
-		_ = unix.Close(epfd)
+	ep, err := newWakeableEpoll(ev)
+	if err != nil {
 		return nil, err
 	}
 	p := &poller{
-		epfd:   epfd,
-		wake:   wake,
-		conns:  make(map[uint64]*Session),
-		nextID: wakeID + 1,
-		buf:    make([]byte, pollBufferBytes),
-		done:   make(chan struct{}),
+		wakeableEpoll: ep,
+		conns:         make(map[uint64]*Session),
+		nextID:        wakeID + 1,
+		buf:           make([]byte, pollBufferBytes),
+		done:          make(chan struct{}),
 	}
 	go p.loop()
 	return p, nil
@@ -171,9 +158,7 @@ func (srv *Server) stopPollers() {
 }
 
 func (p *poller) stop() {
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
-	_, _ = unix.Write(p.wake, one[:])
+	p.poke()
 	<-p.done
 	p.mu.Lock()
 	for id, s := range p.conns {
@@ -181,8 +166,7 @@ func (p *poller) stop() {
 		delete(p.conns, id)
 	}
 	p.mu.Unlock()
-	_ = unix.Close(p.wake)
-	_ = unix.Close(p.epfd)
+	p.close()
 }
 
 // add registers s, armed.

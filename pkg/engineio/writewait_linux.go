@@ -3,7 +3,6 @@
 package engineio
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -34,9 +33,8 @@ import (
 // would reach the new session: that only makes its flusher try a write
 // the kernel answers with EAGAIN, after which it waits again.
 type writeWaiter struct {
-	epfd int
-	wake int // eventfd: stop, or an earlier deadline than the one slept on
-	base time.Time
+	wakeableEpoll // a poke: stop, or an earlier deadline than the one slept on
+	base          time.Time
 
 	mu      sync.Mutex
 	waiting map[int32]waitEntry
@@ -53,27 +51,15 @@ type waitEntry struct {
 }
 
 func newWriteWaiter() (*writeWaiter, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, err := newWakeableEpoll(unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1})
 	if err != nil {
-		return nil, err
-	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		_ = unix.Close(epfd)
-		return nil, err
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
-		_ = unix.Close(wake)
-		_ = unix.Close(epfd)
 		return nil, err
 	}
 	ww := &writeWaiter{
-		epfd:    epfd,
-		wake:    wake,
-		base:    time.Now(),
-		waiting: make(map[int32]waitEntry),
-		done:    make(chan struct{}),
+		wakeableEpoll: ep,
+		base:          time.Now(),
+		waiting:       make(map[int32]waitEntry),
+		done:          make(chan struct{}),
 	}
 	go ww.loop()
 	return ww, nil
@@ -126,13 +112,6 @@ func (ww *writeWaiter) remove(s *Session, f *sockFD) {
 	s.waitAdded = false
 }
 
-// poke wakes the goroutine.
-func (ww *writeWaiter) poke() {
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
-	_, _ = unix.Write(ww.wake, one[:])
-}
-
 // stop ends the goroutine and closes every session still waiting: nobody
 // would write them any more.
 func (ww *writeWaiter) stop() {
@@ -151,8 +130,7 @@ func (ww *writeWaiter) stop() {
 	for _, s := range left {
 		s.writeTimedOut()
 	}
-	_ = unix.Close(ww.wake)
-	_ = unix.Close(ww.epfd)
+	ww.close()
 }
 
 func (ww *writeWaiter) loop() {
