@@ -101,25 +101,7 @@ func TestStuckClientQueueIsBounded(t *testing.T) {
 	// Fill the kernel's buffers: once the kernel takes no more, the
 	// session waits for its descriptor to be writable, and the queue only
 	// grows with what is sent.
-	for i := 0; ; i++ {
-		if i > 100_000 {
-			t.Fatal("the kernel never filled up")
-		}
-		if err := s.Send(NewTextMessage(payload)); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, func() bool {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return !s.scheduled
-		})
-		s.mu.Lock()
-		full := s.writing
-		s.mu.Unlock()
-		if full {
-			break
-		}
-	}
+	fill(t, s, payload)
 	if q := queuedBytes(s); q >= cfg.VolatileBufferedBytes {
 		t.Fatalf("%d bytes queued before sending any volatile message", q)
 	}
