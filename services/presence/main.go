@@ -9,41 +9,23 @@
 package main
 
 import (
-	"fmt"
+	"context"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
-	"time"
 
+	"realtime/pkg/profiling"
 	"realtime/pkg/worker"
 	"realtime/services/presence/service"
 )
 
 func main() {
 	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
-		if err := servePprof(addr); err != nil {
+		stop, err := profiling.Serve(context.Background(), addr, slog.Default())
+		if err != nil {
 			slog.Error("presence stopped", "error", err)
 			os.Exit(1)
 		}
+		defer stop()
 	}
 	worker.Service("presence", service.LoadConfig, service.WithRedis, service.New)
-}
-
-// servePprof serves the profiler on addr for the life of the process.
-func servePprof(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("PPROF_ADDR %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -19,6 +18,7 @@ import (
 	"realtime/pkg/auth"
 	"realtime/pkg/bus"
 	"realtime/pkg/engineio"
+	"realtime/pkg/profiling"
 	"realtime/pkg/socketio"
 	"realtime/services/edge/internal/adapters"
 	"realtime/services/edge/internal/app"
@@ -189,7 +189,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr(), err)
 	}
 	if s.cfg.PprofAddr != "" {
-		stop, err := servePprof(ctx, s.cfg.PprofAddr, s.log)
+		stop, err := profiling.Serve(ctx, s.cfg.PprofAddr, s.log)
 		if err != nil {
 			_ = ln.Close()
 			return err
@@ -197,32 +197,6 @@ func (s *Service) Run(ctx context.Context) error {
 		defer stop()
 	}
 	return s.Serve(ctx, ln)
-}
-
-// servePprof serves the profiler on addr until stop is called.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) (stop func(), err error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("PPROF_ADDR %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	log.Info("profiler listening", "addr", ln.Addr().String())
-	return func() {
-		_ = srv.Close()
-		<-done
-	}, nil
 }
 
 // Serve serves on ln until ctx ends. Then it stops accepting connections,
