@@ -19,6 +19,7 @@ import (
 
 	"realtime/contracts"
 	"realtime/pkg/bus"
+	"realtime/pkg/bus/bustest"
 	"realtime/services/chat/service"
 )
 
@@ -86,26 +87,6 @@ func (p failingPublisher) Publish(topic string, msgs ...*message.Message) error 
 
 func (p failingPublisher) Close() error { return nil }
 
-// oneStream is the fan-out transport as the worker sees it, except that
-// whatever stream the worker publishes on (the shared one or an edge's
-// own) lands on the shared stream, which the harness reads: what the
-// worker sent keeps one order, and each message carries, in metadata
-// publishedTo, the stream it was meant for, which collect checks.
-type oneStream struct{ bus.Transport }
-
-const publishedTo = "published_to"
-
-func (o oneStream) Publisher() message.Publisher { return oneStreamPublisher{o.Transport.Publisher()} }
-
-type oneStreamPublisher struct{ message.Publisher }
-
-func (p oneStreamPublisher) Publish(topic string, msgs ...*message.Message) error {
-	for _, m := range msgs {
-		m.Metadata.Set(publishedTo, topic)
-	}
-	return p.Publisher.Publish(contracts.TopicFanout, msgs...)
-}
-
 // buses are the transports the order-insensitive tests run on.
 var buses = map[string]func(*slog.Logger) *bus.Bus{
 	"memory":  bus.NewMemory,
@@ -146,7 +127,7 @@ func start(t *testing.T, newBus func(*slog.Logger) *bus.Bus, environ map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(cfg, &bus.Bus{Domain: b.Domain, Fanout: oneStream{b.Fanout}, Logger: b.Logger}, log, opts...)
+	svc, err := service.New(cfg, &bus.Bus{Domain: b.Domain, Fanout: bustest.OneStream(b.Fanout, contracts.TopicFanout), Logger: b.Logger}, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +185,7 @@ func (h *harness) collect(ctx context.Context, tr bus.Transport, topic string, d
 				if err := json.Unmarshal(m.Payload, &r.msg); err != nil && r.invalid == nil {
 					r.invalid = err
 				}
-				if got, want := m.Metadata.Get(publishedTo), contracts.FanoutTopic(r.msg.Target); got != want && r.invalid == nil {
+				if got, want := m.Metadata.Get(bustest.PublishedTo), contracts.FanoutTopic(r.msg.Target); got != want && r.invalid == nil {
 					r.invalid = fmt.Errorf("published on %q, want %q", got, want)
 				}
 			}

@@ -15,6 +15,7 @@ import (
 
 	"realtime/contracts"
 	"realtime/pkg/bus"
+	"realtime/pkg/bus/bustest"
 	"realtime/services/presence/service"
 )
 
@@ -90,7 +91,7 @@ func start(t *testing.T, cfg service.Config, opts ...service.Option) *harness {
 	var reader sync.WaitGroup
 	reader.Go(func() { h.read(fanout) })
 
-	s, err := service.New(cfg, &bus.Bus{Domain: ackTracking{b.Domain, h}, Fanout: oneStream{b.Fanout}, Logger: b.Logger}, log, opts...)
+	s, err := service.New(cfg, &bus.Bus{Domain: ackTracking{b.Domain, h}, Fanout: bustest.OneStream(b.Fanout, contracts.TopicFanout), Logger: b.Logger}, log, opts...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func (h *harness) read(fanout <-chan *message.Message) {
 		if err := json.Unmarshal(msg.Payload, &m); err != nil {
 			h.t.Errorf("fan-out message: %v", err)
 		}
-		if got, want := msg.Metadata.Get(publishedTo), contracts.FanoutTopic(m.Target); got != want {
+		if got, want := msg.Metadata.Get(bustest.PublishedTo), contracts.FanoutTopic(m.Target); got != want {
 			h.t.Errorf("fan-out message to %+v published on %q, want %q", m.Target, got, want)
 		}
 		if m.ID == "" || m.ID != msg.UUID {
@@ -226,26 +227,6 @@ func (h *harness) waitHandled(id string, before int) {
 	case <-time.After(wait):
 		h.t.Fatal("fan-out barrier did not come through")
 	}
-}
-
-// oneStream is the fan-out transport as presence sees it, except that
-// whatever stream presence publishes on (the shared one or an edge's own)
-// lands on the shared stream, which the harness reads: the log keeps one
-// order, and each message carries, in metadata publishedTo, the stream it
-// was meant for, which read checks.
-type oneStream struct{ bus.Transport }
-
-const publishedTo = "published_to"
-
-func (o oneStream) Publisher() message.Publisher { return oneStreamPublisher{o.Transport.Publisher()} }
-
-type oneStreamPublisher struct{ message.Publisher }
-
-func (p oneStreamPublisher) Publish(topic string, msgs ...*message.Message) error {
-	for _, m := range msgs {
-		m.Metadata.Set(publishedTo, topic)
-	}
-	return p.Publisher.Publish(contracts.TopicFanout, msgs...)
 }
 
 // ackTracking is the domain transport as presence sees it, counting what
